@@ -1,0 +1,3 @@
+from did_service.cli import main
+
+raise SystemExit(main())
