@@ -150,6 +150,11 @@ class ResolutionError(DidServiceError):
     status = 422
     title = "DID resolution failed"
 
+    def __init__(self, detail: str | None = None, *, code: str | None = None, transient: bool = False) -> None:
+        super().__init__(detail, code=code)
+        # A transient failure (network, timeout) means a check could not run; it is not evidence of forgery.
+        self.transient = transient
+
 
 class InvalidDid(ResolutionError):
     code = "invalid_did"

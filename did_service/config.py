@@ -1,0 +1,106 @@
+"""Settings: one frozen object, read once from DID_SERVICE_* environment variables.
+
+The server, the CLI and the tests all build their Settings here, so a command sees exactly what the server
+sees. Paths to the top-level ``schemas/`` and ``templates/`` folders are resolved here too, for a source
+checkout and for an installed wheel alike.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from did_service.errors import ConfigurationError
+
+DEV_SECRET_KEY = "dev-insecure-secret-key"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+ENVIRONMENTS = ("development", "production")
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _resource_dir(name: str) -> Path:
+    # An installed wheel carries the folder inside the package; a source checkout has it beside the package.
+    for candidate in (_PACKAGE_DIR / name, _PACKAGE_DIR.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigurationError(f"the {name}/ folder was not found next to the did_service package")
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    instance_dir: Path = Path("instance")
+    store_url: str = ""
+    public_url: str = DEFAULT_PUBLIC_URL
+    secret_key: str = DEV_SECRET_KEY
+    # The key-encryption key: DID_SERVICE_KEK (base64url, 32 bytes) wins over the file.
+    kek_b64: str | None = field(default=None, repr=False)
+    kek_file: Path = Path("instance/kek.key")
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    default_alg: str = "EdDSA"
+    schemas_dir: Path = field(default_factory=lambda: _resource_dir("schemas"))
+    templates_dir: Path = field(default_factory=lambda: _resource_dir("templates"))
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        env_vars = os.environ if environ is None else environ
+        get = env_vars.get
+        instance_dir = Path(get("DID_SERVICE_INSTANCE_DIR", "instance")).expanduser().absolute()
+        values: dict[str, object] = {
+            "env": get("DID_SERVICE_ENV", "development"),
+            "instance_dir": instance_dir,
+            "store_url": get("DID_SERVICE_STORE_URL") or f"sqlite:///{instance_dir / 'did_service.db'}",
+            "public_url": get("DID_SERVICE_PUBLIC_URL", DEFAULT_PUBLIC_URL).rstrip("/"),
+            "secret_key": get("DID_SERVICE_SECRET_KEY", DEV_SECRET_KEY),
+            "kek_b64": get("DID_SERVICE_KEK") or None,
+            "kek_file": Path(get("DID_SERVICE_KEK_FILE") or instance_dir / "kek.key").expanduser().absolute(),
+            "max_body_bytes": _int(get("DID_SERVICE_MAX_BODY_BYTES"), DEFAULT_MAX_BODY_BYTES, "DID_SERVICE_MAX_BODY_BYTES"),
+            "default_alg": get("DID_SERVICE_DEFAULT_ALG", "EdDSA"),
+        }
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.env not in ENVIRONMENTS:
+            raise ConfigurationError(f"DID_SERVICE_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        if self.default_alg not in ("EdDSA", "ES256"):
+            raise ConfigurationError("DID_SERVICE_DEFAULT_ALG must be EdDSA or ES256")
+        if self.max_body_bytes < 1024:
+            raise ConfigurationError("DID_SERVICE_MAX_BODY_BYTES must be at least 1024")
+        parts = urlsplit(self.public_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError("DID_SERVICE_PUBLIC_URL must be an http(s) URL with a host")
+        if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+            # The DID document is served at /.well-known/did.json, which a path-prefixed did:web would not find.
+            raise ConfigurationError("DID_SERVICE_PUBLIC_URL must be an origin only (no path, query or user)")
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve in production; empty when it may."""
+        problems = []
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append("DID_SERVICE_SECRET_KEY is missing, the development default, or shorter than 32 characters")
+        if self.kek_b64 is None and not self.kek_file.exists():
+            problems.append("no key-encryption key: set DID_SERVICE_KEK or create DID_SERVICE_KEK_FILE with `did-service init`")
+        if urlsplit(self.public_url).scheme != "https":
+            problems.append("DID_SERVICE_PUBLIC_URL must be https in production (did:web resolves over HTTPS only)")
+        return problems
+
+
+def _int(raw: str | None, default: int, name: str) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer") from exc

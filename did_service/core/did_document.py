@@ -1,0 +1,47 @@
+"""The issuer's did:web DID document, built with pydid.
+
+Each key appears twice: as a Multikey (the form Data Integrity proofs name) and as a JsonWebKey (the form
+JOSE tokens name by ``kid``). Both are listed under assertionMethod and authentication.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Literal
+
+from pydid import DIDDocumentBuilder, VerificationMethod
+from pydid.verification_method import Multikey
+
+from did_service.core.did import public_key_multibase
+from did_service.core.keys import SigningKey
+
+DID_CONTEXTS = ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"]
+
+
+class JsonWebKey(VerificationMethod):
+    """The Controlled Identifiers 1.0 `JsonWebKey` type (pydid ships only JsonWebKey2020)."""
+
+    type: Literal["JsonWebKey"]
+    public_key_jwk: dict
+
+
+def jwk_method_id(did: str, key: SigningKey) -> str:
+    return f"{did}#{key.kid}"
+
+
+def multikey_method_id(did: str, key: SigningKey) -> str:
+    return f"{did}#{public_key_multibase(key.public_key)}"
+
+
+def build_issuer_document(did: str, keys: Iterable[SigningKey]) -> dict:
+    builder = DIDDocumentBuilder(did, context=list(DID_CONTEXTS))
+    for key in keys:
+        for method in (
+            builder.verification_method.add(
+                Multikey, ident=multikey_method_id(did, key).split("#", 1)[1],
+                public_key_multibase=public_key_multibase(key.public_key),
+            ),
+            builder.verification_method.add(JsonWebKey, ident=key.kid, public_key_jwk=key.public_jwk),
+        ):
+            builder.assertion_method.reference(method.id)
+            builder.authentication.reference(method.id)
+    return builder.build().serialize()

@@ -1,0 +1,131 @@
+"""Compact JWS for VC-JOSE-COSE (`application/vc+jwt`) and VC 1.1 JWTs.
+
+Signing and signature checks go through jwcrypto's JWSCore, which skips the header bookkeeping of the
+high-level JWS object (several times the cost of the signature itself). Everything a token may say about how it
+should be verified is treated as hostile input (RFC 8725): the algorithm is pinned to the verifier's key,
+embedded or remote keys are refused, and critical extensions we do not implement are refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from jwcrypto import jwk, jws
+from jwcrypto.common import JWException
+
+from did_service.core import strict_json
+from did_service.core.keys import PublicKey, SigningKey, alg_for_public_key
+from did_service.errors import DidServiceError
+
+SUPPORTED_ALGS = frozenset({"EdDSA", "ES256"})
+# Header members that would let the token choose its own verification key (RFC 8725 sections 2.3, 3.10).
+KEY_CARRYING_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"})
+MAX_TOKEN_CHARS = 512 * 1024
+
+
+class JoseError(DidServiceError):
+    """A token is malformed or not acceptable; ``code`` says which rule it broke."""
+
+    status = 422
+    code = "malformed_credential"
+    title = "The token cannot be accepted"
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(segment: str) -> bytes:
+    if not segment or any(c not in _B64URL_ALPHABET for c in segment) or len(segment) % 4 == 1:
+        raise JoseError("a token segment is not base64url", code="malformed_credential")
+    try:
+        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise JoseError("a token segment is not base64url", code="malformed_credential") from exc
+    # Non-canonical encodings (stray low bits) would let two strings carry one signature.
+    if b64url_encode(data) != segment:
+        raise JoseError("a token segment is not canonical base64url", code="malformed_credential")
+    return data
+
+
+_B64URL_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def sign_compact(payload: dict[str, Any], key: SigningKey, kid: str, typ: str) -> str:
+    """Sign ``payload`` as a compact JWS with protected header {alg, kid, typ}."""
+    header = json.dumps({"alg": key.alg, "kid": kid, "typ": typ}, separators=(",", ":"))
+    payload_bytes = strict_json.dumps_compact(payload).encode("utf-8")
+    signed = jws.JWSCore(key.alg, key.jwk, header, payload_bytes, None).sign()
+    return f"{signed['protected']}.{b64url_encode(payload_bytes)}.{signed['signature']}"
+
+
+@dataclass(frozen=True)
+class ParsedJws:
+    token: str
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    header_json: str
+    payload_bytes: bytes
+    signature_b64: str
+
+    @property
+    def alg(self) -> str:
+        return self.header["alg"]
+
+
+def parse_compact(token: str) -> ParsedJws:
+    """Split and decode a compact JWS and apply the header rules that need no key."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+        raise JoseError("the token is not a compact JWS string", code="malformed_credential")
+    parts = token.split(".")
+    if len(parts) == 5:
+        raise JoseError("a JWE was given where a JWS is expected", code="malformed_credential")
+    if len(parts) != 3:
+        raise JoseError("the token is not a compact JWS", code="malformed_credential")
+    header_bytes, payload_bytes = b64url_decode(parts[0]), b64url_decode(parts[1])
+    b64url_decode(parts[2])
+    try:
+        header = strict_json.loads(header_bytes)
+        payload = strict_json.loads(payload_bytes)
+    except strict_json.StrictJsonError as exc:
+        raise JoseError(f"the token header or payload is not strict JSON: {exc}", code="malformed_credential") from exc
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise JoseError("the token header and payload must be JSON objects", code="malformed_credential")
+    alg = header.get("alg")
+    if alg not in SUPPORTED_ALGS:
+        raise JoseError("the token's algorithm is not accepted (EdDSA or ES256 only)", code="unsupported_alg")
+    if KEY_CARRYING_HEADERS & header.keys():
+        raise JoseError("the token header carries its own key or key location", code="untrusted_key_header")
+    if "crit" in header:
+        raise JoseError("the token marks header extensions as critical that are not supported", code="unsupported_critical_header")
+    if "kid" in header and not isinstance(header["kid"], str):
+        raise JoseError("the token's kid is not a string", code="malformed_credential")
+    return ParsedJws(
+        token=token,
+        header=header,
+        payload=payload,
+        header_json=header_bytes.decode("utf-8"),
+        payload_bytes=payload_bytes,
+        signature_b64=parts[2],
+    )
+
+
+def public_jwk_object(public_key: PublicKey) -> jwk.JWK:
+    return jwk.JWK.from_pyca(public_key)
+
+
+def verify_signature(parsed: ParsedJws, public_key: PublicKey, key_jwk: jwk.JWK | None = None) -> None:
+    """Raise JoseError unless the signature verifies with ``public_key`` under the key's own algorithm."""
+    expected_alg = alg_for_public_key(public_key)
+    if parsed.alg != expected_alg:
+        raise JoseError("the token's algorithm does not match the issuer key type", code="alg_key_mismatch")
+    key = key_jwk or public_jwk_object(public_key)
+    try:
+        core = jws.JWSCore(expected_alg, key, parsed.header_json, parsed.payload_bytes, [expected_alg])
+        core.verify(parsed.signature_b64)
+    except (JWException, ValueError) as exc:
+        raise JoseError("the signature does not verify", code="invalid_signature") from exc
