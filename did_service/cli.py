@@ -1,0 +1,194 @@
+"""The `did-service` command. Every command reads the same DID_SERVICE_* settings as the server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from did_service import __version__
+from did_service.clock import utcnow
+from did_service.config import Settings
+from did_service.core import strict_json
+from did_service.errors import DidServiceError
+from did_service.services import tokens
+from did_service.services.container import Services, build_services
+
+EXIT_OK, EXIT_NOT_VERIFIED, EXIT_ERROR = 0, 1, 2
+
+
+def _services(settings: Settings) -> Services:
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    return build_services(settings)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    svc = _services(settings)
+    print(f"instance: {settings.instance_dir}")
+    print(f"store: {_redacted(settings.store_url)}")
+    print(f"issuer DID: {svc.issuer_did}")
+    for key in svc.keyring.keys:
+        print(f"key: {key.alg} {svc.issuer_did}#{key.kid}")
+    return EXIT_OK
+
+
+def _redacted(url: str) -> str:
+    # Store URLs may carry a Redis password.
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.production:
+        problems = settings.production_problems()
+        if problems:
+            for problem in problems:
+                print(f"refusing to serve in production: {problem}", file=sys.stderr)
+            return EXIT_ERROR
+    # Create the KEK and keys once, in the master, before workers fork.
+    _services(settings).store.close()
+    from did_service.web.server import run
+
+    run(settings, host=args.host, port=args.port, workers=args.workers)
+    return EXIT_OK
+
+
+def cmd_issue(args: argparse.Namespace, settings: Settings) -> int:
+    subject = _read_json(args.subject)
+    if not isinstance(subject, dict):
+        raise DidServiceError("the subject file must hold a JSON object", code="invalid_subject")
+    body: dict[str, Any] = {
+        "credential": {
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "type": ["VerifiableCredential", args.type],
+            "credentialSubject": subject,
+        },
+        "options": {"format": args.format},
+    }
+    if args.valid_until:
+        body["credential"]["validUntil"] = args.valid_until
+    if args.alg:
+        body["options"]["alg"] = args.alg
+    svc = _services(settings)
+    issued = svc.issuance.issue(body, svc.clock())
+    print(issued.jwt)
+    print(f"issued {issued.record.credential_id}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    text = _read_text(args.file).strip()
+    value: Any = text
+    if text.startswith("{"):
+        value = strict_json.loads(text)
+        if isinstance(value, dict) and "verifiableCredential" in value:
+            value = value["verifiableCredential"]
+    report = _services(settings).verify_credential(value)
+    _print_json(report.to_dict())
+    return EXIT_OK if report.verified else EXIT_NOT_VERIFIED
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    token, record = tokens.create_token(_services(settings).store, args.role, utcnow())
+    print(token)
+    return EXIT_OK
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    tokens.revoke_token(_services(settings).store, args.token, utcnow())
+    print(f"revoked {tokens.token_id_of(args.token)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
+    for record in _services(settings).store.list_tokens():
+        state = f"revoked {record.revoked_at.isoformat()}" if record.revoked_at else "active"
+        print(f"{record.token_id}\t{record.role}\t{record.created_at.isoformat()}\t{state}")
+    return EXIT_OK
+
+
+def cmd_did_show(args: argparse.Namespace, settings: Settings) -> int:
+    _print_json(_services(settings).did_document)
+    return EXIT_OK
+
+
+def _read_text(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    return Path(name).read_text(encoding="utf-8")
+
+
+def _read_json(name: str) -> Any:
+    try:
+        return strict_json.loads(_read_text(name))
+    except strict_json.StrictJsonError as exc:
+        raise DidServiceError(f"{name}: not acceptable JSON: {exc}", code="invalid_json") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="did-service",
+        description="Issue and verify W3C Verifiable Credentials. Settings come from DID_SERVICE_* variables.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create the instance folder, key-encryption key and issuer keys")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("serve", help="serve the HTTP API with gunicorn")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--workers", type=int, default=2, help="sync worker processes (default 2)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("issue", help="issue a credential; prints the secured credential on stdout")
+    p.add_argument("--type", required=True, help="credential type, e.g. ResidentIdentityCredential")
+    p.add_argument("--subject", required=True, help="JSON file with the credentialSubject ('-' for stdin)")
+    p.add_argument("--format", default="vc+jwt", choices=["vc+jwt"])
+    p.add_argument("--alg", choices=["EdDSA", "ES256"], help="signing algorithm (default DID_SERVICE_DEFAULT_ALG)")
+    p.add_argument("--valid-until", help="XML Schema dateTimeStamp, e.g. 2031-01-01T00:00:00Z")
+    p.set_defaults(func=cmd_issue)
+
+    p = sub.add_parser("verify", help="verify a credential; exit 0 only when verified; report JSON on stdout")
+    p.add_argument("file", help="file with a compact JWT, an enveloped credential or a verify request ('-' for stdin)")
+    p.set_defaults(func=cmd_verify)
+
+    token = sub.add_parser("token", help="manage API bearer tokens").add_subparsers(dest="token_command", required=True)
+    p = token.add_parser("create", help="create a token; prints only the token")
+    p.add_argument("--role", required=True, choices=list(tokens.ROLES))
+    p.set_defaults(func=cmd_token_create)
+    p = token.add_parser("revoke", help="revoke a token, given the token or its id")
+    p.add_argument("token")
+    p.set_defaults(func=cmd_token_revoke)
+    p = token.add_parser("list", help="list token ids, roles and states")
+    p.set_defaults(func=cmd_token_list)
+
+    did = sub.add_parser("did", help="the issuer's DID").add_subparsers(dest="did_command", required=True)
+    p = did.add_parser("show", help="print the issuer's DID document")
+    p.set_defaults(func=cmd_did_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return args.func(args, settings)
+    except DidServiceError as exc:
+        print(f"error: {exc.code}: {exc.detail}", file=sys.stderr)
+        return EXIT_ERROR
+    except strict_json.StrictJsonError as exc:
+        print(f"error: invalid_json: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return EXIT_ERROR

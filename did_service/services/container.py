@@ -1,0 +1,52 @@
+"""Wire the services together once per process, for the web app and the CLI alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from did_service.clock import utcnow
+from did_service.config import Settings
+from did_service.core.did import did_web_from_url
+from did_service.core.did_document import build_issuer_document
+from did_service.core.schema import SchemaRegistry
+from did_service.core.verifier.report import Report
+from did_service.core.verifier.verify import verify_credential
+from did_service.services.issuance import IssuanceService
+from did_service.services.keyring import Keyring, ensure_issuer_keys, load_kek
+from did_service.services.resolver import Resolver
+from did_service.storage import open_store
+from did_service.storage.base import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    registry: SchemaRegistry
+    issuer_did: str
+    keyring: Keyring
+    did_document: dict[str, Any]
+    resolver: Resolver
+    issuance: IssuanceService
+    clock: Callable[[], datetime] = utcnow
+
+    def verify_credential(self, value: Any) -> Report:
+        return verify_credential(value, resolve=self.resolver, registry=self.registry, now=self.clock())
+
+
+def build_services(
+    settings: Settings, *, store: Store | None = None, create_keys: bool = True,
+    clock: Callable[[], datetime] = utcnow,
+) -> Services:
+    """Open the store, load (or on first start create) the KEK and issuer keys, build the DID document."""
+    store = store or open_store(settings.store_url)
+    registry = SchemaRegistry.from_directory(settings.schemas_dir)
+    kek = load_kek(settings, create=create_keys and not settings.production)
+    keyring = ensure_issuer_keys(store, kek, clock())
+    issuer_did = did_web_from_url(settings.public_url)
+    document = build_issuer_document(issuer_did, keyring.keys)
+    resolver = Resolver(issuer_did, lambda: document)
+    issuance = IssuanceService(store, keyring, registry, issuer_did, settings.default_alg)
+    return Services(settings, store, registry, issuer_did, keyring, document, resolver, issuance, clock)

@@ -1,0 +1,65 @@
+"""Issue credentials: validate, build, sign, record. A credential that could not be recorded is not returned."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from did_service.core.credential import build_credential, enveloped, jwt_claims, parse_issue_request
+from did_service.core.did_document import jwk_method_id
+from did_service.core.proofs.jose import sign_compact
+from did_service.core.schema import SchemaRegistry
+from did_service.services.keyring import Keyring
+from did_service.storage.base import CredentialRecord, Store
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    credential: dict[str, Any]
+    jwt: str
+    record: CredentialRecord
+
+    @property
+    def enveloped(self) -> dict[str, Any]:
+        return enveloped(self.jwt)
+
+
+class IssuanceService:
+    def __init__(
+        self, store: Store, keyring: Keyring, registry: SchemaRegistry, issuer_did: str, default_alg: str
+    ) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._registry = registry
+        self.issuer_did = issuer_did
+        self._default_alg = default_alg
+
+    def issue(self, body: dict[str, Any], now: datetime) -> IssuedCredential:
+        return self.issue_many([body], now)[0]
+
+    def issue_many(self, bodies: Sequence[dict[str, Any]], now: datetime) -> list[IssuedCredential]:
+        """Issue several credentials in one durable write: all of them are recorded, or none is returned."""
+        issued = [self._sign(body, now) for body in bodies]
+        self._store.add_credentials([item.record for item in issued])
+        return issued
+
+    def _sign(self, body: dict[str, Any], now: datetime) -> IssuedCredential:
+        request = parse_issue_request(body, self._registry)
+        key = self._keyring.for_alg(request.alg or self._default_alg)
+        credential_id = f"urn:uuid:{uuid.uuid4()}"
+        credential = build_credential(request, issuer=self.issuer_did, credential_id=credential_id, now=now)
+        token = sign_compact(jwt_claims(credential, now), key, jwk_method_id(self.issuer_did, key), "vc+jwt")
+        record = CredentialRecord(
+            credential_id=credential_id,
+            credential_type=request.credential_type.name,
+            format=request.format,
+            digest=hashlib.sha256(token.encode("ascii")).hexdigest(),
+            issuer_kid=key.kid,
+            issued_at=now,
+            valid_from=request.valid_from or now.replace(microsecond=0),
+            valid_until=request.valid_until,
+        )
+        return IssuedCredential(credential=credential, jwt=token, record=record)

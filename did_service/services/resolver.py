@@ -1,0 +1,119 @@
+"""DID resolution: did:key and did:jwk offline, our own did:web locally, other did:web over HTTPS only.
+
+This is the only module that reaches the network. A foreign did:web must name a DNS host (no IP literals, no
+localhost), is fetched over HTTPS without redirects, with a timeout and a size cap. A later hardening pass
+pins the connection to a checked address; until then the host name rules below are the guard.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import ssl
+import urllib.error
+import urllib.request
+from functools import lru_cache
+from typing import Callable
+from urllib.parse import urlsplit
+
+from did_service.core import did as dids
+from did_service.core import strict_json
+from did_service.errors import InvalidDid, ResolutionError
+
+MAX_DOCUMENT_BYTES = 256 * 1024
+TIMEOUT_SECONDS = 5.0
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[override]
+        raise ResolutionError("did:web document fetch was redirected", code="did_resolution_failed")
+
+
+def _check_web_host(url: str) -> None:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".").lower()
+    if parts.scheme != "https":
+        raise InvalidDid("did:web is resolved over HTTPS only")
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        raise InvalidDid("did:web may not name localhost")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return
+    raise InvalidDid("did:web may not name an IP address")
+
+
+def fetch_did_web_document(url: str) -> dict:
+    _check_web_host(url)
+    opener = urllib.request.build_opener(
+        _NoRedirect, urllib.request.HTTPSHandler(context=ssl.create_default_context())
+    )
+    request = urllib.request.Request(url, headers={"Accept": "application/did+json, application/json"})
+    try:
+        with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+            body = response.read(MAX_DOCUMENT_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        raise ResolutionError(f"did:web host answered HTTP {exc.code}", transient=exc.code >= 500) from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise ResolutionError("did:web host could not be reached", transient=True) from exc
+    if len(body) > MAX_DOCUMENT_BYTES:
+        raise ResolutionError("did:web document is too large")
+    try:
+        document = strict_json.loads(body)
+    except strict_json.StrictJsonError as exc:
+        raise ResolutionError("did:web document is not strict JSON") from exc
+    if not isinstance(document, dict):
+        raise ResolutionError("did:web document is not a JSON object")
+    return document
+
+
+class Resolver:
+    """Resolve DIDs to DID documents (plain dicts)."""
+
+    def __init__(
+        self,
+        own_did: str,
+        own_document: Callable[[], dict],
+        fetch: Callable[[str], dict] = fetch_did_web_document,
+    ) -> None:
+        self.own_did = own_did
+        self._own_document = own_document
+        self._fetch = fetch
+
+    def __call__(self, did: str) -> dict:
+        return self.resolve(did)
+
+    def resolve(self, did: str) -> dict:
+        if not isinstance(did, str):
+            raise InvalidDid("a DID must be a string")
+        if did == self.own_did:
+            return self._own_document()
+        if did.startswith("did:key:"):
+            return _resolve_did_key(did)
+        if did.startswith("did:jwk:"):
+            return _resolve_did_jwk(did)
+        if did.startswith("did:web:"):
+            document = self._fetch(dids.did_web_document_url(did))
+            if document.get("id") != did:
+                raise ResolutionError("the did:web document is for another DID")
+            return document
+        raise InvalidDid("unsupported DID method")
+
+
+# Offline methods are pure functions of the identifier, so caching them is safe and saves the point decoding.
+@lru_cache(maxsize=4096)
+def _resolve_did_key_cached(did: str) -> str:
+    return json.dumps(dids.resolve_did_key(did))
+
+
+@lru_cache(maxsize=4096)
+def _resolve_did_jwk_cached(did: str) -> str:
+    return json.dumps(dids.resolve_did_jwk(did))
+
+
+def _resolve_did_key(did: str) -> dict:
+    return json.loads(_resolve_did_key_cached(did))
+
+
+def _resolve_did_jwk(did: str) -> dict:
+    return json.loads(_resolve_did_jwk_cached(did))
