@@ -6,22 +6,15 @@ JOSE tokens name by ``kid``). Both are listed under assertionMethod and authenti
 
 from __future__ import annotations
 
-from typing import Iterable, Literal
+from typing import Iterable
 
-from pydid import DIDDocumentBuilder, VerificationMethod
-from pydid.verification_method import Multikey
+from pydid import DIDDocumentBuilder
+from pydid.verification_method import Multikey, UnknownVerificationMethod
 
 from did_service.core.did import public_key_multibase
 from did_service.core.keys import SigningKey
 
 DID_CONTEXTS = ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"]
-
-
-class JsonWebKey(VerificationMethod):
-    """The Controlled Identifiers 1.0 `JsonWebKey` type (pydid ships only JsonWebKey2020)."""
-
-    type: Literal["JsonWebKey"]
-    public_key_jwk: dict
 
 
 def jwk_method_id(did: str, key: SigningKey) -> str:
@@ -40,7 +33,10 @@ def build_issuer_document(did: str, keys: Iterable[SigningKey]) -> dict:
                 Multikey, ident=multikey_method_id(did, key).split("#", 1)[1],
                 public_key_multibase=public_key_multibase(key.public_key),
             ),
-            builder.verification_method.add(JsonWebKey, ident=key.kid, public_key_jwk=key.public_jwk),
+            # pydid knows only JsonWebKey2020; the Controlled Identifiers 1.0 `JsonWebKey` type goes in as-is.
+            builder.verification_method.add(
+                UnknownVerificationMethod, ident=key.kid, type="JsonWebKey", public_key_jwk=key.public_jwk
+            ),
         ):
             builder.assertion_method.reference(method.id)
             builder.authentication.reference(method.id)

@@ -18,10 +18,14 @@ def json_object() -> dict[str, Any]:
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"the body may be at most {limit} bytes")
-    # Read one byte past the cap so chunked bodies without a Content-Length are bounded too.
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"the body may be at most {limit} bytes")
+    # Read in chunks up to the cap, so chunked bodies without a Content-Length are bounded too.
+    chunks, size = [], 0
+    while chunk := request.stream.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body may be at most {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     try:
         value = strict_json.loads(body)
     except strict_json.StrictJsonError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, render_template
 
 from did_service.web.extensions import services
 
@@ -15,6 +15,11 @@ def did_document():
     response.mimetype = "application/did+json"
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@bp.get("/")
+def index():
+    return render_template("index.html", issuer_did=services().issuer_did)
 
 
 @bp.get("/healthz")

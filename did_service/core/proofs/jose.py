@@ -70,7 +70,7 @@ class ParsedJws:
     payload: dict[str, Any]
     header_json: str
     payload_bytes: bytes
-    signature_b64: str
+    signature: bytes
 
     @property
     def alg(self) -> str:
@@ -86,8 +86,7 @@ def parse_compact(token: str) -> ParsedJws:
         raise JoseError("a JWE was given where a JWS is expected", code="malformed_credential")
     if len(parts) != 3:
         raise JoseError("the token is not a compact JWS", code="malformed_credential")
-    header_bytes, payload_bytes = b64url_decode(parts[0]), b64url_decode(parts[1])
-    b64url_decode(parts[2])
+    header_bytes, payload_bytes, signature = (b64url_decode(part) for part in parts)
     try:
         header = strict_json.loads(header_bytes)
         payload = strict_json.loads(payload_bytes)
@@ -110,7 +109,7 @@ def parse_compact(token: str) -> ParsedJws:
         payload=payload,
         header_json=header_bytes.decode("utf-8"),
         payload_bytes=payload_bytes,
-        signature_b64=parts[2],
+        signature=signature,
     )
 
 
@@ -126,6 +125,6 @@ def verify_signature(parsed: ParsedJws, public_key: PublicKey, key_jwk: jwk.JWK 
     key = key_jwk or public_jwk_object(public_key)
     try:
         core = jws.JWSCore(expected_alg, key, parsed.header_json, parsed.payload_bytes, [expected_alg])
-        core.verify(parsed.signature_b64)
+        core.verify(parsed.signature)
     except (JWException, ValueError) as exc:
         raise JoseError("the signature does not verify", code="invalid_signature") from exc
