@@ -86,16 +86,11 @@ def parse_compact(token: str) -> ParsedJws:
         raise JoseError("a JWE was given where a JWS is expected", code="malformed_credential")
     if len(parts) != 3:
         raise JoseError("the token is not a compact JWS", code="malformed_credential")
-    header_bytes, payload_bytes, signature = (b64url_decode(part) for part in parts)
-    try:
-        header = strict_json.loads(header_bytes)
-        payload = strict_json.loads(payload_bytes)
-    except strict_json.StrictJsonError as exc:
-        raise JoseError(f"the token header or payload is not strict JSON: {exc}", code="malformed_credential") from exc
-    if not isinstance(header, dict) or not isinstance(payload, dict):
-        raise JoseError("the token header and payload must be JSON objects", code="malformed_credential")
+    # The header is judged first: `alg: none` with an empty signature should be named as what it is.
+    header_bytes = b64url_decode(parts[0])
+    header = _json_object(header_bytes)
     alg = header.get("alg")
-    if alg not in SUPPORTED_ALGS:
+    if not isinstance(alg, str) or alg not in SUPPORTED_ALGS:
         raise JoseError("the token's algorithm is not accepted (EdDSA or ES256 only)", code="unsupported_alg")
     if KEY_CARRYING_HEADERS & header.keys():
         raise JoseError("the token header carries its own key or key location", code="untrusted_key_header")
@@ -103,6 +98,8 @@ def parse_compact(token: str) -> ParsedJws:
         raise JoseError("the token marks header extensions as critical that are not supported", code="unsupported_critical_header")
     if "kid" in header and not isinstance(header["kid"], str):
         raise JoseError("the token's kid is not a string", code="malformed_credential")
+    payload_bytes, signature = b64url_decode(parts[1]), b64url_decode(parts[2])
+    payload = _json_object(payload_bytes)
     return ParsedJws(
         token=token,
         header=header,
@@ -111,6 +108,16 @@ def parse_compact(token: str) -> ParsedJws:
         payload_bytes=payload_bytes,
         signature=signature,
     )
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    try:
+        value = strict_json.loads(data)
+    except strict_json.StrictJsonError as exc:
+        raise JoseError(f"the token header or payload is not strict JSON: {exc}", code="malformed_credential") from exc
+    if not isinstance(value, dict):
+        raise JoseError("the token header and payload must be JSON objects", code="malformed_credential")
+    return value
 
 
 def public_jwk_object(public_key: PublicKey) -> jwk.JWK:
