@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+
+from did_service.core import did as dids
+from did_service.core.keys import generate_private_key
+from did_service.errors import InvalidDid, ResolutionError
+from did_service.services.resolver import Resolver, fetch_did_web_document
+
+
+def test_own_did_resolves_locally_without_fetching():
+    def no_network(url):
+        raise AssertionError("must not fetch")
+
+    resolver = Resolver("did:web:127.0.0.1%3A5000", lambda: {"id": "did:web:127.0.0.1%3A5000"}, fetch=no_network)
+    assert resolver("did:web:127.0.0.1%3A5000")["id"] == "did:web:127.0.0.1%3A5000"
+
+
+def test_offline_methods():
+    key = generate_private_key("EdDSA").public_key()
+    resolver = Resolver("did:web:me.example", dict)
+    for did in (dids.did_key_from_public_key(key), dids.did_jwk_from_public_key(key)):
+        document = resolver(did)
+        assert document["id"] == did
+        document["id"] = "mutated"
+        assert resolver(did)["id"] == did  # cached documents are not shared mutable state
+
+
+@pytest.mark.parametrize(
+    "did",
+    [
+        "did:web:127.0.0.1",
+        "did:web:10.0.0.1%3A8443",
+        "did:web:169.254.169.254",
+        "did:web:localhost",
+        "did:web:localhost%3A5000",
+        "did:web:api.localhost",
+    ],
+)
+def test_foreign_did_web_refuses_ip_literals_and_localhost(did):
+    with pytest.raises(InvalidDid):
+        Resolver("did:web:me.example", dict).resolve(did)
+
+
+@pytest.mark.parametrize("url", ["http://issuer.example/.well-known/did.json", "https://[::1]/did.json", "https://127.0.0.1/x"])
+def test_fetch_guard(url):
+    with pytest.raises(InvalidDid):
+        fetch_did_web_document(url)
+
+
+def test_foreign_document_must_be_for_the_requested_did():
+    resolver = Resolver("did:web:me.example", dict, fetch=lambda url: {"id": "did:web:evil.example"})
+    with pytest.raises(ResolutionError):
+        resolver("did:web:issuer.example")
+
+
+def test_unsupported_methods():
+    for did in ("did:example:123", "did:ion:abc", 42, "web:x"):
+        with pytest.raises(InvalidDid):
+            Resolver("did:web:me.example", dict).resolve(did)  # type: ignore[arg-type]

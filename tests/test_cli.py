@@ -1,0 +1,107 @@
+"""The did-service command, run as a user would (a subprocess with DID_SERVICE_* settings)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import SUBJECTS_DIR
+
+DID_SERVICE = str(Path(sys.executable).with_name("did-service"))
+
+
+@pytest.fixture
+def run(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DID_SERVICE_")}
+    env["DID_SERVICE_INSTANCE_DIR"] = str(tmp_path / "instance")
+
+    def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([DID_SERVICE, *args], env=env, input=stdin, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+
+    return _run
+
+
+def test_help_lists_every_command(run):
+    out = run("--help").stdout
+    for command in ("init", "serve", "issue", "verify", "token", "did"):
+        assert command in out
+
+
+def test_init_issue_verify(run, tmp_path):
+    init = run("init")
+    assert init.returncode == 0, init.stderr
+    assert "issuer DID: did:web:127.0.0.1%3A5000" in init.stdout
+    assert (tmp_path / "instance" / "kek.key").stat().st_mode & 0o777 == 0o600
+
+    issued = run("issue", "--type", "ResidentIdentityCredential", "--subject", str(SUBJECTS_DIR / "ResidentIdentityCredential.json"))
+    assert issued.returncode == 0, issued.stderr
+    jwt = issued.stdout.strip()
+    assert re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", jwt)
+    (tmp_path / "vc.jwt").write_text(jwt + "\n")
+
+    verified = run("verify", "vc.jwt")
+    assert verified.returncode == 0, verified.stdout
+    assert json.loads(verified.stdout)["verified"] is True
+    assert run("verify", "-", stdin=jwt).returncode == 0
+    enveloped = {"verifiableCredential": {"type": "EnvelopedVerifiableCredential", "id": f"data:application/vc+jwt,{jwt}"}}
+    assert run("verify", "-", stdin=json.dumps(enveloped)).returncode == 0
+
+    header, payload, signature = jwt.split(".")
+    tampered = run("verify", "-", stdin=f"{header}.{payload}.{signature[:-4]}AAAA")
+    assert tampered.returncode == 1
+    assert json.loads(tampered.stdout)["verified"] is False
+
+
+@pytest.mark.parametrize("alg", ["EdDSA", "ES256"])
+def test_issue_every_type_with_each_alg(run, alg):
+    for subject in sorted(SUBJECTS_DIR.glob("*.json")):
+        result = run("issue", "--type", subject.stem, "--subject", str(subject), "--alg", alg)
+        assert result.returncode == 0, result.stderr
+        assert run("verify", "-", stdin=result.stdout).returncode == 0
+
+
+def test_issue_errors_exit_2_without_echoing_personal_data(run, tmp_path):
+    subject = json.loads((SUBJECTS_DIR / "ResidentIdentityCredential.json").read_text())
+    subject["residentRegistrationNumber"] = "900101-9999999"
+    (tmp_path / "bad.json").write_text(json.dumps(subject, ensure_ascii=False))
+    result = run("issue", "--type", "ResidentIdentityCredential", "--subject", "bad.json")
+    assert result.returncode == 2
+    assert "schema_violation" in result.stderr
+    assert "900101-9999999" not in result.stderr + result.stdout
+    assert run("issue", "--type", "NoSuchCredential", "--subject", "bad.json").returncode == 2
+    (tmp_path / "broken.json").write_text('{"a": 1, "a": 2}')
+    assert "invalid_json" in run("issue", "--type", "ResidentIdentityCredential", "--subject", "broken.json").stderr
+    assert run("issue", "--type", "ResidentIdentityCredential", "--subject", "missing.json").returncode == 2
+
+
+def test_verify_garbage_is_not_verified(run):
+    result = run("verify", "-", stdin="garbage")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["errors"][0]["code"] == "malformed_credential"
+
+
+def test_tokens(run):
+    created = run("token", "create", "--role", "issuer")
+    assert created.returncode == 0
+    lines = created.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dsv1.")
+    token_id = lines[0].split(".")[1]
+    listed = run("token", "list").stdout
+    assert token_id in listed and "issuer" in listed and "active" in listed
+    assert lines[0].split(".")[2] not in listed
+    assert run("token", "revoke", token_id).returncode == 0
+    assert "revoked" in run("token", "list").stdout
+    assert run("token", "revoke", "unknown").returncode == 2
+    assert run("token", "create", "--role", "root").returncode == 2
+
+
+def test_did_show(run):
+    document = json.loads(run("did", "show").stdout)
+    assert document["id"] == "did:web:127.0.0.1%3A5000"
+    assert len(document["assertionMethod"]) == 4
