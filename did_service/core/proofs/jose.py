@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,7 @@ def b64url_encode(data: bytes) -> str:
 
 
 def b64url_decode(segment: str) -> bytes:
-    if not segment or any(c not in _B64URL_ALPHABET for c in segment) or len(segment) % 4 == 1:
+    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
         raise JoseError("a token segment is not base64url", code="malformed_credential")
     try:
         data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
@@ -52,7 +53,7 @@ def b64url_decode(segment: str) -> bytes:
     return data
 
 
-_B64URL_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def sign_compact(payload: dict[str, Any], key: SigningKey, kid: str, typ: str) -> str:

@@ -7,9 +7,13 @@ Every check ends passed, failed or could_not_run; nothing here turns an unexpect
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Callable
+
+from jwcrypto.jwk import JWK
 
 from did_service.core import did as dids
 from did_service.core.credential import (
@@ -20,7 +24,7 @@ from did_service.core.credential import (
     parse_datetime,
 )
 from did_service.core.keys import PublicKey, alg_for_public_key
-from did_service.core.proofs.jose import JoseError, ParsedJws, parse_compact, verify_signature
+from did_service.core.proofs.jose import JoseError, ParsedJws, parse_compact, public_jwk_object, verify_signature
 from did_service.core.schema import SchemaRegistry
 from did_service.core.verifier.report import Report
 from did_service.errors import ResolutionError, SchemaViolation, UnknownCredentialType
@@ -93,8 +97,8 @@ def verify_credential(
         return report
     report.passed("format")
 
-    public_key = _check_issuer_key(report, jwt_vc, resolve)
-    _check_signature(report, jwt_vc, public_key)
+    key = _check_issuer_key(report, jwt_vc, resolve)
+    _check_signature(report, jwt_vc, key)
     _check_data_model(report, jwt_vc)
     _check_validity_period(report, jwt_vc, now)
     _check_schema(report, jwt_vc, registry)
@@ -102,7 +106,21 @@ def verify_credential(
     return report
 
 
-def _check_issuer_key(report: Report, jwt_vc: JwtCredential, resolve: Resolve) -> PublicKey | None:
+KeyMaterial = tuple[PublicKey, JWK]
+
+
+def _key_material(method: dict) -> KeyMaterial:
+    return _key_material_cached(json.dumps(method, sort_keys=True))
+
+
+@lru_cache(maxsize=1024)
+def _key_material_cached(method_json: str) -> KeyMaterial:
+    # Keyed by the whole verification method, so a changed document never reuses an old key.
+    public_key = dids.public_key_from_verification_method(json.loads(method_json))
+    return public_key, public_jwk_object(public_key)
+
+
+def _check_issuer_key(report: Report, jwt_vc: JwtCredential, resolve: Resolve) -> KeyMaterial | None:
     check = "issuer_key"
     issuer = _issuer_id(jwt_vc.issuer)
     if issuer is None or not issuer.startswith("did:"):
@@ -125,7 +143,7 @@ def _check_issuer_key(report: Report, jwt_vc: JwtCredential, resolve: Resolve) -
     try:
         document = resolve(issuer)
         method = dids.find_verification_method(document, kid, "assertionMethod")
-        public_key = dids.public_key_from_verification_method(method)
+        public_key, key_jwk = _key_material(method)
     except ResolutionError as exc:
         if exc.transient:
             report.could_not_run(check, exc.code, exc.detail)
@@ -141,15 +159,15 @@ def _check_issuer_key(report: Report, jwt_vc: JwtCredential, resolve: Resolve) -
         report.failed(check, "alg_key_mismatch", "the token's algorithm does not match the issuer key type")
         return None
     report.passed(check)
-    return public_key
+    return public_key, key_jwk
 
 
-def _check_signature(report: Report, jwt_vc: JwtCredential, public_key: PublicKey | None) -> None:
-    if public_key is None:
+def _check_signature(report: Report, jwt_vc: JwtCredential, key: KeyMaterial | None) -> None:
+    if key is None:
         report.could_not_run("signature", "issuer_key_unavailable", "no trusted issuer key to check the signature with")
         return
     try:
-        verify_signature(jwt_vc.parsed, public_key)
+        verify_signature(jwt_vc.parsed, *key)
     except JoseError as exc:
         report.failed("signature", exc.code, exc.detail)
         return
