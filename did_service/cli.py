@@ -61,10 +61,27 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+MAX_BATCH = 10_000
+
+
 def cmd_issue(args: argparse.Namespace, settings: Settings) -> int:
-    subject = _read_json(args.subject)
-    if not isinstance(subject, dict):
-        raise DidServiceError("the subject file must hold a JSON object", code="invalid_subject")
+    subjects = _read_json(args.subject)
+    # A JSON array issues a batch in one durable write: all of them or none.
+    batch = subjects if isinstance(subjects, list) else [subjects]
+    if not batch or len(batch) > MAX_BATCH or not all(isinstance(s, dict) for s in batch):
+        raise DidServiceError(
+            f"the subject file must hold a JSON object or an array of 1 to {MAX_BATCH} objects", code="invalid_subject"
+        )
+    bodies = [_issue_body(args, subject) for subject in batch]
+    svc = _services(settings)
+    issued = svc.issuance.issue_many(bodies, svc.clock())
+    for item in issued:
+        print(item.jwt)
+    print(f"issued {len(issued)} credential(s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _issue_body(args: argparse.Namespace, subject: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "credential": {
             "@context": ["https://www.w3.org/ns/credentials/v2"],
@@ -77,11 +94,7 @@ def cmd_issue(args: argparse.Namespace, settings: Settings) -> int:
         body["credential"]["validUntil"] = args.valid_until
     if args.alg:
         body["options"]["alg"] = args.alg
-    svc = _services(settings)
-    issued = svc.issuance.issue(body, svc.clock())
-    print(issued.jwt)
-    print(f"issued {issued.record.credential_id}", file=sys.stderr)
-    return EXIT_OK
+    return body
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -150,9 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="sync worker processes (default 2)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("issue", help="issue a credential; prints the secured credential on stdout")
+    p = sub.add_parser("issue", help="issue credentials; prints each secured credential on its own line")
     p.add_argument("--type", required=True, help="credential type, e.g. ResidentIdentityCredential")
-    p.add_argument("--subject", required=True, help="JSON file with the credentialSubject ('-' for stdin)")
+    p.add_argument(
+        "--subject", required=True,
+        help="JSON file with the credentialSubject, or an array of them for a batch issued all-or-nothing ('-' for stdin)",
+    )
     p.add_argument("--format", default="vc+jwt", choices=["vc+jwt"])
     p.add_argument("--alg", choices=["EdDSA", "ES256"], help="signing algorithm (default DID_SERVICE_DEFAULT_ALG)")
     p.add_argument("--valid-until", help="XML Schema dateTimeStamp, e.g. 2031-01-01T00:00:00Z")

@@ -105,3 +105,25 @@ def test_did_show(run):
     document = json.loads(run("did", "show").stdout)
     assert document["id"] == "did:web:127.0.0.1%3A5000"
     assert len(document["assertionMethod"]) == 4
+
+
+def test_batch_issue_is_all_or_nothing(run, tmp_path):
+    import sqlite3
+
+    good = json.loads((SUBJECTS_DIR / "DiplomaCredential.json").read_text())
+    (tmp_path / "batch.json").write_text(json.dumps([good, good, good], ensure_ascii=False))
+    result = run("issue", "--type", "DiplomaCredential", "--subject", "batch.json")
+    assert result.returncode == 0, result.stderr
+    tokens = result.stdout.split()
+    assert len(tokens) == 3 and len(set(tokens)) == 3
+    for token in tokens:
+        assert run("verify", "-", stdin=token).returncode == 0
+
+    bad = dict(good, degree=123)
+    (tmp_path / "mixed.json").write_text(json.dumps([good, bad], ensure_ascii=False))
+    result = run("issue", "--type", "DiplomaCredential", "--subject", "mixed.json")
+    assert result.returncode == 2 and result.stdout == ""
+    with sqlite3.connect(tmp_path / "instance" / "did_service.db") as conn:
+        assert conn.execute("SELECT count(*) FROM credentials").fetchone()[0] == 3
+    (tmp_path / "empty.json").write_text("[]")
+    assert run("issue", "--type", "DiplomaCredential", "--subject", "empty.json").returncode == 2
