@@ -5,6 +5,9 @@ Every write method is one atomic unit of work: it either writes everything it wa
 ``StoreUnavailable`` when the backend cannot be reached and ``StoreConflict`` when a write would break a
 uniqueness rule; they never return half-written state.
 
+Datetimes must be timezone-aware (a naive one raises ValueError before anything is written); they come back
+as timezone-aware UTC datetimes equal to the instants stored, with microsecond precision.
+
 Records hold identifiers, digests and public material only; personal data never reaches the store through
 these records.
 """
@@ -65,7 +68,8 @@ class Store(Protocol):
     def add_keys_if_none(self, records: Sequence[KeyRecord]) -> list[KeyRecord]:
         """Atomically store ``records`` if the store holds no key yet; return the keys now stored.
 
-        Several processes starting at once all get the same key set back.
+        Several processes starting at once all get the same key set back. A batch that would be written but
+        repeats a kid raises StoreConflict.
         """
 
     def list_keys(self) -> list[KeyRecord]:
@@ -81,10 +85,10 @@ class Store(Protocol):
         """Mark revoked (keeping the first revocation time); False if no such token."""
 
     def list_tokens(self) -> list[TokenRecord]:
-        """All tokens, oldest first."""
+        """All tokens, oldest first (created_at, then token_id)."""
 
     # credentials
     def add_credentials(self, records: Sequence[CredentialRecord]) -> None:
-        """Store all records or none; StoreConflict if any credential_id exists or repeats."""
+        """Store all records or none; StoreConflict if any credential_id exists or repeats. Empty is a no-op."""
 
     def get_credential(self, credential_id: str) -> CredentialRecord | None: ...
