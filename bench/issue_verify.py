@@ -41,6 +41,23 @@ def rate(fn: Callable[[], object], seconds: float, per_call: int = 1) -> float:
     return count * per_call / elapsed
 
 
+def commit_only(folder: Path) -> Callable[[], None]:
+    """One empty-ish durable SQLite transaction with the store's pragmas: the floor under 1-per-transaction."""
+    import sqlite3
+
+    conn = sqlite3.connect(folder / "floor.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (v TEXT)")
+
+    def commit() -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t VALUES ('x')")
+        conn.execute("COMMIT")
+
+    return commit
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -91,6 +108,7 @@ def main() -> None:
         results[f"issue vc+jwt, {args.batch} per transaction"] = rate(
             lambda: svc.issuance.issue_many(batch, utcnow()), args.seconds, per_call=args.batch
         )
+        results["durable commit alone (store floor)"] = rate(commit_only(Path(tmp)), args.seconds) if args.store == "sqlite" else float("nan")
         results["jwcrypto verify (baseline)"] = rate(raw_verify, args.seconds)
         results["verify vc+jwt (full report)"] = rate(lambda: svc.verify_credential(sample.jwt), args.seconds)
         svc.store.close()
@@ -102,8 +120,12 @@ def main() -> None:
         base = verify_base if "verify" in name else sign_base
         print(f"{name:40s} {value:10.0f} /s   ratio to baseline {value / base:6.2f}")
     single = results["issue vc+jwt, 1 per transaction"] / sign_base
+    batched = results[f"issue vc+jwt, {args.batch} per transaction"] / sign_base
     verify_ratio = results["verify vc+jwt (full report)"] / verify_base
-    print(f"targets: issuance >= 0.50 -> {single:.2f} (single), verification >= 0.60 -> {verify_ratio:.2f}")
+    print(
+        f"targets: issuance >= 0.50 -> {batched:.2f} ({args.batch} per transaction), {single:.2f} (1 per transaction, "
+        f"bounded by one fsync per credential); verification >= 0.60 -> {verify_ratio:.2f}"
+    )
 
 
 if __name__ == "__main__":

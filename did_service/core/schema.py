@@ -12,6 +12,10 @@ Three decisions worth knowing:
   before a final newline, so ``"900101-1234567\\n"`` would pass ``^...$``. The validator class below
   translates ``$`` to ``\\Z`` and makes ``\\d``/``\\w``/``\\b`` ASCII-only as in ECMA-262 (``\\s`` then
   differs instead; the schemas spell out character classes rather than use these escapes).
+* Validity is decided by jsonschema-rs (a compiled 2020-12 validator, ~100x faster: validation runs on every
+  issuance and verification); the pure-Python ``jsonschema`` validator checks the schemas against the
+  metaschema and, when a subject is invalid, names the failing paths. A differential test keeps the two in
+  agreement, and if they ever disagree on an invalid subject the subject is still rejected.
 * ``SchemaViolation`` carries JSON Pointer paths and keywords only. jsonschema's messages quote the
   offending value, which may be a resident registration number, so they are never used.
 """
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 import referencing
 import referencing.exceptions
 from jsonschema import Draft202012Validator, ValidationError
@@ -156,6 +161,7 @@ class CredentialType:
 class _Entry:
     credential_type: CredentialType
     validator: Any  # an instance of _Validator (a dynamically created jsonschema validator class)
+    fast: jsonschema_rs.Draft202012Validator  # decides validity; `validator` explains failures
 
 
 class SchemaRegistry:
@@ -195,7 +201,8 @@ class SchemaRegistry:
             # The validator gets its own (inlined) copy, so nobody holding the CredentialType can change validation.
             compiled = _inline(document, registry.resolver(base_uri=SCHEMA_ID_PREFIX + file_name), file_name)
             validator = _Validator(compiled, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
-            entries[type_name] = _Entry(credential_type, validator)
+            fast = jsonschema_rs.Draft202012Validator(compiled, validate_formats=True, offline=True)
+            entries[type_name] = _Entry(credential_type, validator, fast)
         if not entries:
             raise ConfigurationError(f"no credential type schemas in {directory}")
         return cls(entries)
@@ -225,10 +232,11 @@ class SchemaRegistry:
     def validate_subject(self, type_name: str, subject: object) -> None:
         """Raise ``SchemaViolation`` unless ``subject`` is a valid ``credentialSubject`` of ``type_name``."""
         entry = self._entry(type_name)
-        if entry.validator.is_valid(subject):
+        if entry.fast.is_valid(subject):
             return
         collected = itertools.islice(entry.validator.iter_errors(subject), _MAX_COLLECTED_ERRORS)
-        problems = sorted({item for error in collected for item in _describe(error)})
+        # Should the explaining validator find nothing, the subject is still invalid: say so at the root.
+        problems = sorted({item for error in collected for item in _describe(error)}) or [("", "schema")]
         shown = problems[:MAX_REPORTED_ERRORS]
         listed = ", ".join(f"{path or '/'} ({keyword})" for path, keyword in shown)
         more = f" and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
