@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
 from did_service.clock import utcnow
 from did_service.config import Settings
+from did_service.errors import ConfigurationError
 from did_service.core.did import did_web_from_url
 from did_service.core.did_document import build_issuer_document
 from did_service.core.schema import SchemaRegistry
@@ -18,6 +20,8 @@ from did_service.services.keyring import Keyring, ensure_issuer_keys, load_kek
 from did_service.services.resolver import Resolver
 from did_service.storage import open_store
 from did_service.storage.base import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,6 +46,11 @@ def build_services(
 ) -> Services:
     """Open the store, load (or on first start create) the KEK and issuer keys, build the DID document."""
     store = store or open_store(settings.store_url)
+    problem = store.durability_problem()
+    if problem:
+        if settings.production:
+            raise ConfigurationError(problem)
+        log.warning("%s; acknowledged writes may be lost in a crash", problem)
     registry = SchemaRegistry.from_directory(settings.schemas_dir)
     kek = load_kek(settings, create=create_keys and not settings.production)
     keyring = ensure_issuer_keys(store, kek, clock())

@@ -64,6 +64,9 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    def durability_problem(self) -> str | None:
+        """Why an acknowledged write might not survive a crash of the backend; None when it will."""
+
     # keys
     def add_keys_if_none(self, records: Sequence[KeyRecord]) -> list[KeyRecord]:
         """Atomically store ``records`` if the store holds no key yet; return the keys now stored.

@@ -197,6 +197,10 @@ def _translated() -> Iterator[None]:
         raise StoreUnavailable("Redis is unreachable") from exc
 
 
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class RedisStore:
     def __init__(self, url: str, namespace: str = "did_service") -> None:
         if not namespace or "{" in namespace or "}" in namespace:
@@ -234,6 +238,20 @@ class RedisStore:
 
     def close(self) -> None:
         self._client.close()
+
+    def durability_problem(self) -> str | None:
+        # An acknowledged write must survive a crash: AOF with an fsync per write. CONFIG may be disabled on
+        # managed Redis; then durability cannot be confirmed, which is itself the problem to report.
+        with _translated():
+            try:
+                config = self._client.config_get("append*")
+            except redis.exceptions.ResponseError:
+                return "Redis durability cannot be confirmed (CONFIG GET is refused)"
+        # redis-py answers CONFIG GET with str or bytes depending on version; compare as text.
+        config = {_text(k): _text(v) for k, v in config.items()}
+        if config.get("appendonly") != "yes" or config.get("appendfsync") != "always":
+            return "Redis does not fsync every write (set appendonly yes and appendfsync always)"
+        return None
 
     def add_keys_if_none(self, records: Sequence[KeyRecord]) -> list[KeyRecord]:
         args: list[object] = []

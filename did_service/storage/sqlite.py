@@ -239,6 +239,9 @@ class SqliteStore:
         for conn in conns:
             conn.close()
 
+    def durability_problem(self) -> str | None:
+        return None  # every connection runs WAL with synchronous=FULL
+
     def add_keys_if_none(self, records: Sequence[KeyRecord]) -> list[KeyRecord]:
         rows = [_key_row(r) for r in records]
         with self._write() as conn:
