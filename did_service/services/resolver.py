@@ -7,6 +7,7 @@ pins the connection to a checked address; until then the host name rules below a
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import ssl
@@ -54,7 +55,7 @@ def fetch_did_web_document(url: str) -> dict:
             body = response.read(MAX_DOCUMENT_BYTES + 1)
     except urllib.error.HTTPError as exc:
         raise ResolutionError(f"did:web host answered HTTP {exc.code}", transient=exc.code >= 500) from exc
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
         raise ResolutionError("did:web host could not be reached", transient=True) from exc
     if len(body) > MAX_DOCUMENT_BYTES:
         raise ResolutionError("did:web document is too large")

@@ -27,7 +27,7 @@ from did_service.core.keys import PublicKey, alg_for_public_key
 from did_service.core.proofs.jose import JoseError, ParsedJws, parse_compact, public_jwk_object, verify_signature
 from did_service.core.schema import SchemaRegistry
 from did_service.core.verifier.report import Report
-from did_service.errors import ResolutionError, SchemaViolation, UnknownCredentialType
+from did_service.errors import ResolutionError, SchemaViolation, Unprocessable
 
 LEEWAY = timedelta(seconds=60)
 Resolve = Callable[[str], dict]
@@ -248,7 +248,7 @@ def _check_schema(report: Report, jwt_vc: JwtCredential, registry: SchemaRegistr
     types = jwt_vc.credential.get("type")
     try:
         credential_type = registry.find_type(types if isinstance(types, list) else [])
-    except UnknownCredentialType as exc:
+    except Unprocessable as exc:  # e.g. two registered types: which schema applies is unknown
         report.failed("schema", exc.code, exc.detail)
         return
     if credential_type is None:
