@@ -130,6 +130,14 @@ class StoreConflict(Conflict):
     code = "conflict"
 
 
+class LogHalted(DidServiceError):
+    """The transparency log failed a consistency check; nothing is appended or signed until an operator resumes it."""
+
+    code = "log_halted"
+    status = 503
+    title = "Issuance is stopped: the transparency log failed verification"
+
+
 class ConfigurationError(DidServiceError):
     code = "configuration_error"
     title = "Invalid configuration"

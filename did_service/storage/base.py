@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Mapping, Protocol, Sequence, runtime_checkable
+
+NodeId = tuple[int, int]  # (level, index): the hash of leaves [index * 2**level, (index + 1) * 2**level)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,11 @@ class KeyRecord:
     encrypted_private_key: bytes
     created_at: datetime
     status: str = "active"  # "active" | "retired"
+    purpose: str = "issuer"  # "issuer" (signs credentials) | "log" (signs checkpoints)
+    retired_at: datetime | None = None
+    # Set by the store: leaf indexes of the key's "added" and "retired" log entries (None when not logged).
+    log_index: int | None = None
+    retired_log_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,31 @@ class CredentialRecord:
     valid_from: datetime
     valid_until: datetime | None = None
     extra: dict = field(default_factory=dict)
+    leaf_index: int | None = None  # set by the store: the leaf of its "issued" log entry
+
+
+@dataclass(frozen=True)
+class LogAppend:
+    """One log entry to append; a credential record, when given, is written in the same unit of work."""
+
+    entry: bytes  # canonical (RFC 8785) entry bytes
+    leaf_hash: bytes  # RFC 9162 leaf hash of ``entry``, computed by the caller (Lua cannot hash SHA-256)
+    credential: CredentialRecord | None = None
+
+
+@dataclass(frozen=True)
+class LogLeaf:
+    index: int
+    entry: bytes
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    size: int
+    root_hash: bytes
+    note: str  # the signed note exactly as published
+    created_at: datetime
 
 
 @runtime_checkable
@@ -68,11 +100,12 @@ class Store(Protocol):
         """Why an acknowledged write might not survive a crash of the backend; None when it will."""
 
     # keys
-    def add_keys_if_none(self, records: Sequence[KeyRecord]) -> list[KeyRecord]:
-        """Atomically store ``records`` if the store holds no key yet; return the keys now stored.
+    def add_keys_if_none(self, records: Sequence[KeyRecord], entries: Sequence[LogAppend] = ()) -> list[KeyRecord]:
+        """Atomically store ``records`` if the store holds no key yet, appending ``entries`` (one per record, same
+        order; each record's log_index is its entry's index); return the keys now stored.
 
         Several processes starting at once all get the same key set back. A batch that would be written but
-        repeats a kid raises StoreConflict.
+        repeats a kid raises StoreConflict. ``entries`` must be empty or as long as ``records``.
         """
 
     def list_keys(self) -> list[KeyRecord]:
@@ -90,8 +123,60 @@ class Store(Protocol):
     def list_tokens(self) -> list[TokenRecord]:
         """All tokens, oldest first (created_at, then token_id)."""
 
-    # credentials
-    def add_credentials(self, records: Sequence[CredentialRecord]) -> None:
-        """Store all records or none; StoreConflict if any credential_id exists or repeats. Empty is a no-op."""
+    # credentials (written only through append_log, so every credential is anchored)
 
     def get_credential(self, credential_id: str) -> CredentialRecord | None: ...
+
+    def get_credential_by_digest(self, digest: str) -> CredentialRecord | None: ...
+
+    # transparency log
+    def append_log(self, appends: Sequence[LogAppend]) -> list[int]:
+        """Append the entries at contiguous leaf indexes, in order, with their credential records; return the indexes.
+
+        One atomic unit across processes: no gaps, no duplicate indexes. LogHalted (nothing written) while the log
+        is halted; StoreConflict (nothing written) if a credential id or digest exists or repeats. Empty: [].
+        """
+
+    def log_size(self) -> int: ...
+
+    def read_leaves(self, start: int, end: int) -> list[LogLeaf]:
+        """Leaves [start, min(end, size)) in index order."""
+
+    def read_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        """One batched read of stored hashes. Level 0 is the leaf hash; levels >= 1 exist for complete subtrees
+        sealed by add_checkpoint. Ids not stored are absent from the result."""
+
+    def find_leaf_index(self, leaf_hash: bytes) -> int | None:
+        """The first leaf with this leaf hash."""
+
+    def latest_checkpoint(self) -> CheckpointRecord | None: ...
+
+    def list_checkpoints(self, after_size: int = -1, limit: int = 1000) -> list[CheckpointRecord]:
+        """Checkpoints with size > after_size, ascending by size, at most ``limit``."""
+
+    def add_checkpoint(
+        self, checkpoint: CheckpointRecord, nodes: Mapping[NodeId, bytes], previous_size: int | None
+    ) -> bool:
+        """Store the newly complete subtree nodes and the checkpoint in one unit, only if the latest checkpoint's size
+        is ``previous_size`` (None: there is none yet) and checkpoint.size <= log_size(); otherwise write nothing and
+        return False (another writer sealed first). Checkpoint sizes strictly increase."""
+
+    def halt_log(self, reason: str, at: datetime) -> None:
+        """Stop appends (append_log, rotate_keys raise LogHalted) until resume_log; the first reason is kept."""
+
+    def log_halted(self) -> str | None: ...
+
+    def resume_log(self) -> None: ...
+
+    def rotate_keys(
+        self,
+        new: Sequence[KeyRecord],
+        retire: Sequence[str],
+        added_entries: Sequence[LogAppend],
+        retired_entries: Sequence[LogAppend],
+        at: datetime,
+    ) -> list[KeyRecord]:
+        """In one unit: add ``new`` keys and append one entry per new key (in order), then mark each kid in ``retire``
+        retired at ``at`` and append one entry per retired kid; set log_index / retired_log_index. StoreConflict if a
+        new kid exists or a retired kid is not an active key; LogHalted while halted. Returns all keys."""
+
