@@ -12,16 +12,21 @@ from did_service import __version__
 from did_service.clock import utcnow
 from did_service.config import Settings
 from did_service.core import strict_json
-from did_service.errors import DidServiceError
+from did_service.errors import ConfigurationError, DidServiceError
 from did_service.services import tokens
 from did_service.services.container import Services, build_services
 
 EXIT_OK, EXIT_NOT_VERIFIED, EXIT_ERROR = 0, 1, 2
 
 
-def _services(settings: Settings) -> Services:
-    settings.instance_dir.mkdir(parents=True, exist_ok=True)
-    return build_services(settings)
+def _services(settings: Settings, *, create: bool = False) -> Services:
+    """Services for a command; only `init` and `serve` may create the instance, its KEK and keys."""
+    if create:
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+        return build_services(settings, create_keys=True, create_kek=True)
+    if not settings.kek_b64 and not settings.kek_file.exists():
+        raise ConfigurationError(f"no instance at {settings.instance_dir}: run `did-service init` first")
+    return build_services(settings, create_keys=False)
 
 
 def _print_json(value: Any) -> None:
@@ -29,7 +34,7 @@ def _print_json(value: Any) -> None:
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    svc = _services(settings)
+    svc = _services(settings, create=True)
     print(f"instance: {settings.instance_dir}")
     print(f"store: {_redacted(settings.store_url)}")
     print(f"issuer DID: {svc.issuer_did}")
@@ -53,8 +58,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             for problem in problems:
                 print(f"refusing to serve in production: {problem}", file=sys.stderr)
             return EXIT_ERROR
-    # Create the KEK and keys once, in the master, before workers fork.
-    _services(settings).store.close()
+    # Create the KEK and keys once, in the master, before workers fork (production: `init` made the KEK).
+    _services(settings, create=not settings.production).store.close()
     from did_service.web.server import run
 
     run(settings, host=args.host, port=args.port, workers=args.workers)

@@ -27,6 +27,28 @@ def run(tmp_path):
     return _run
 
 
+@pytest.fixture
+def initialized(run):
+    assert run("init").returncode == 0
+    return run
+
+
+def test_commands_other_than_init_do_not_create_an_instance(run, tmp_path):
+    for args in (["verify", "-"], ["did", "show"], ["token", "list"]):
+        result = run(*args, stdin="x")
+        assert result.returncode == 2
+        assert "did-service init" in result.stderr
+    assert not (tmp_path / "instance").exists()
+
+
+def test_production_init_creates_the_kek(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DID_SERVICE_")}
+    env |= {"DID_SERVICE_ENV": "production", "DID_SERVICE_INSTANCE_DIR": str(tmp_path / "prod")}
+    result = subprocess.run([DID_SERVICE, "init"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "prod" / "kek.key").stat().st_mode & 0o777 == 0o600
+
+
 def test_help_lists_every_command(run):
     out = run("--help").stdout
     for command in ("init", "serve", "issue", "verify", "token", "did"):
@@ -59,14 +81,16 @@ def test_init_issue_verify(run, tmp_path):
 
 
 @pytest.mark.parametrize("alg", ["EdDSA", "ES256"])
-def test_issue_every_type_with_each_alg(run, alg):
+def test_issue_every_type_with_each_alg(initialized, alg):
+    run = initialized
     for subject in sorted(SUBJECTS_DIR.glob("*.json")):
         result = run("issue", "--type", subject.stem, "--subject", str(subject), "--alg", alg)
         assert result.returncode == 0, result.stderr
         assert run("verify", "-", stdin=result.stdout).returncode == 0
 
 
-def test_issue_errors_exit_2_without_echoing_personal_data(run, tmp_path):
+def test_issue_errors_exit_2_without_echoing_personal_data(initialized, tmp_path):
+    run = initialized
     subject = json.loads((SUBJECTS_DIR / "ResidentIdentityCredential.json").read_text())
     subject["residentRegistrationNumber"] = "900101-9999999"
     (tmp_path / "bad.json").write_text(json.dumps(subject, ensure_ascii=False))
@@ -80,13 +104,15 @@ def test_issue_errors_exit_2_without_echoing_personal_data(run, tmp_path):
     assert run("issue", "--type", "ResidentIdentityCredential", "--subject", "missing.json").returncode == 2
 
 
-def test_verify_garbage_is_not_verified(run):
+def test_verify_garbage_is_not_verified(initialized):
+    run = initialized
     result = run("verify", "-", stdin="garbage")
     assert result.returncode == 1
     assert json.loads(result.stdout)["errors"][0]["code"] == "malformed_credential"
 
 
-def test_tokens(run):
+def test_tokens(initialized):
+    run = initialized
     created = run("token", "create", "--role", "issuer")
     assert created.returncode == 0
     lines = created.stdout.splitlines()
@@ -101,13 +127,15 @@ def test_tokens(run):
     assert run("token", "create", "--role", "root").returncode == 2
 
 
-def test_did_show(run):
+def test_did_show(initialized):
+    run = initialized
     document = json.loads(run("did", "show").stdout)
     assert document["id"] == "did:web:127.0.0.1%3A5000"
     assert len(document["assertionMethod"]) == 4
 
 
-def test_batch_issue_is_all_or_nothing(run, tmp_path):
+def test_batch_issue_is_all_or_nothing(initialized, tmp_path):
+    run = initialized
     import sqlite3
 
     good = json.loads((SUBJECTS_DIR / "DiplomaCredential.json").read_text())

@@ -37,10 +37,9 @@ def parse_datetime(value: Any) -> datetime | None:
     if not isinstance(value, str) or not _DATETIME.match(value):
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # year 1 or 9999 shifted past the datetime range by its offset
         return None
-    return parsed.astimezone(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -139,12 +138,15 @@ def _optional_text(credential: dict[str, Any], name: str) -> str | None:
 def build_credential(
     request: IssueRequest, *, issuer: str, credential_id: str, now: datetime
 ) -> dict[str, Any]:
+    valid_from = request.valid_from or now
+    if request.valid_until and request.valid_until <= max(now, valid_from):
+        raise Unprocessable("`validUntil` must be in the future and after `validFrom`", code="invalid_validity_period")
     credential: dict[str, Any] = {
         "@context": [VC_V2_CONTEXT],
         "id": credential_id,
         "type": ["VerifiableCredential", request.credential_type.name],
         "issuer": issuer,
-        "validFrom": to_xsd_datetime(request.valid_from or now),
+        "validFrom": to_xsd_datetime(valid_from),
     }
     if request.valid_until:
         credential["validUntil"] = to_xsd_datetime(request.valid_until)

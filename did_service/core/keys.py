@@ -78,8 +78,10 @@ def encode_kek(kek: bytes) -> str:
 
 
 def decode_kek(text: str) -> bytes:
+    text = text.strip()
     try:
-        kek = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+        # validate=True: a lenient decoder would silently drop stray characters and yield another key.
+        kek = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (ValueError, TypeError) as exc:
         raise ConfigurationError("the key-encryption key is not base64url") from exc
     if len(kek) != KEK_BYTES:

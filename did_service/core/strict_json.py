@@ -73,6 +73,8 @@ def loads(data: str | bytes) -> Any:
         raise StrictJsonError(f"syntax error at line {exc.lineno} column {exc.colno}") from exc
     except RecursionError as exc:
         raise StrictJsonError(f"nesting deeper than {MAX_DEPTH}") from exc
+    except StrictJsonError:
+        raise
     except ValueError as exc:  # integers longer than sys.get_int_max_str_digits()
         raise StrictJsonError("number too large") from exc
     _check_tree(value)

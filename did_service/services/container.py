@@ -37,14 +37,19 @@ class Services:
     clock: Callable[[], datetime] = utcnow
 
     def verify_credential(self, value: Any) -> Report:
-        return verify_credential(value, resolve=self.resolver, registry=self.registry, now=self.clock())
+        return verify_credential(
+            value, resolve=self.resolver, registry=self.registry, trusted_issuers={self.issuer_did}, now=self.clock()
+        )
 
 
 def build_services(
-    settings: Settings, *, store: Store | None = None, create_keys: bool = True,
+    settings: Settings, *, store: Store | None = None, create_keys: bool = True, create_kek: bool | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Services:
-    """Open the store, load (or on first start create) the KEK and issuer keys, build the DID document."""
+    """Open the store, load (or on first start create) the KEK and issuer keys, build the DID document.
+
+    ``create_kek`` defaults to development only: a production KEK is made by an explicit `did-service init`.
+    """
     store = store or open_store(settings.store_url)
     problem = store.durability_problem()
     if problem:
@@ -52,8 +57,10 @@ def build_services(
             raise ConfigurationError(problem)
         log.warning("%s; acknowledged writes may be lost in a crash", problem)
     registry = SchemaRegistry.from_directory(settings.schemas_dir)
-    kek = load_kek(settings, create=create_keys and not settings.production)
-    keyring = ensure_issuer_keys(store, kek, clock())
+    if create_kek is None:
+        create_kek = create_keys and not settings.production
+    kek = load_kek(settings, create=create_kek)
+    keyring = ensure_issuer_keys(store, kek, clock(), create=create_keys)
     issuer_did = did_web_from_url(settings.public_url)
     document = build_issuer_document(issuer_did, keyring.keys)
     resolver = Resolver(issuer_did, lambda: document)

@@ -57,9 +57,11 @@ class Keyring:
         raise ConfigurationError(f"the issuer has no active {alg} key")
 
 
-def ensure_issuer_keys(store: Store, kek: bytes, now: datetime) -> Keyring:
-    """Create the issuer's EdDSA and ES256 keys on first start; decrypt the active ones."""
+def ensure_issuer_keys(store: Store, kek: bytes, now: datetime, *, create: bool = True) -> Keyring:
+    """Create the issuer's EdDSA and ES256 keys on first start (when ``create``); decrypt the active ones."""
     records = store.list_keys()
+    if not records and not create:
+        raise ConfigurationError("this instance has no issuer keys yet: run `did-service init`")
     if not records:
         fresh = []
         for alg in keylib.ALGORITHMS:

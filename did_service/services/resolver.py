@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -30,6 +31,20 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         raise ResolutionError("did:web document fetch was redirected", code="did_resolution_failed")
 
 
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        # inet_aton accepts what the C resolver accepts: 127.1, 2130706433, 0x7f.0.0.1, octal parts...
+        socket.inet_aton(host)
+        return True
+    except OSError:
+        return False
+
+
 def _check_web_host(url: str) -> None:
     parts = urlsplit(url)
     host = (parts.hostname or "").rstrip(".").lower()
@@ -37,11 +52,16 @@ def _check_web_host(url: str) -> None:
         raise InvalidDid("did:web is resolved over HTTPS only")
     if not host or host == "localhost" or host.endswith(".localhost"):
         raise InvalidDid("did:web may not name localhost")
+    if _is_ip_literal(host):
+        raise InvalidDid("did:web may not name an IP address")
     try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return
-    raise InvalidDid("did:web may not name an IP address")
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)}
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ResolutionError("the did:web host name does not resolve", transient=True) from exc
+    # Refuse names that resolve to private, loopback, link-local or reserved space (SSRF). The connection
+    # that follows resolves again; pinning it to the checked address is the later hardening step.
+    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
+        raise InvalidDid("the did:web host resolves to a non-public address")
 
 
 def fetch_did_web_document(url: str) -> dict:

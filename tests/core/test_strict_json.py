@@ -52,3 +52,13 @@ json_values = st.recursive(
 @given(json_values)
 def test_round_trip(value):
     assert strict_json.loads(strict_json.dumps_compact(value)) == value
+
+
+@pytest.mark.parametrize(
+    "text,rule",
+    [('{"a": 1, "a": 2}', "duplicate object key"), ("NaN", "NaN is not JSON"), ("1" * 5000, "number too large"),
+     ("[" * 65 + "]" * 65, "nesting deeper than 64"), ('"\\ud800"', "lone surrogate")],
+)
+def test_message_names_the_rule(text, rule):
+    with pytest.raises(StrictJsonError, match=rule):
+        strict_json.loads(text)

@@ -48,7 +48,7 @@ def signed(payload: dict | None = None, key=ED, header: dict | None = None) -> s
 
 
 def verify(value, resolve=RESOLVE, now=NOW):
-    return verify_credential(value, resolve=resolve, registry=REGISTRY, now=now)
+    return verify_credential(value, resolve=resolve, registry=REGISTRY, trusted_issuers={ISSUER}, now=now)
 
 
 def codes(report) -> list[str]:
@@ -60,7 +60,7 @@ def test_honest_credential_verifies(key):
     token = sign_compact(jwt_claims(credential(), NOW), key, jwk_method_id(ISSUER, key), "vc+jwt")
     report = verify(token)
     assert report.verified, report.to_dict()
-    assert [c.id for c in report.checks] == ["format", "issuer_key", "signature", "data_model", "validity_period", "schema"]
+    assert [c.id for c in report.checks] == ["format", "issuer_key", "signature", "data_model", "validity_period", "schema", "trusted_issuer"]
 
 
 def _b64(obj) -> str:
@@ -200,3 +200,37 @@ def test_vc_1_1_jwt_from_offline_did_verifies(make_did):
     assert report.verified, report.to_dict()
     expired = signed({**payload, "exp": int((NOW - timedelta(days=1)).timestamp())}, key=holder, header={"alg": "ES256", "typ": "JWT", "kid": kid})
     assert "expired" in codes(verify(expired, resolve=Resolver("did:web:unused.example", dict)))
+
+
+def test_registered_type_from_an_untrusted_issuer_is_not_verified():
+    """A did:key can sign a perfect ResidentIdentityCredential; it must still not verify."""
+    forger = signing_key_from_private(generate_private_key("EdDSA"))
+    forger_did = dids.did_key_from_public_key(forger.public_key)
+    kid = forger_did + "#" + forger_did.split(":")[2]
+    vc = credential(issuer=forger_did)
+    token = signed(jwt_claims(vc, NOW), key=forger, header={"alg": "EdDSA", "typ": "vc+jwt", "kid": kid})
+    report = verify(token)
+    assert not report.verified
+    statuses = {c.id: c.status.value for c in report.checks}
+    assert statuses["signature"] == "passed" and statuses["trusted_issuer"] == "failed"
+    assert codes(report) == ["untrusted_issuer"]
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_datetimes_at_the_edge_of_the_calendar_fail_cleanly(moment):
+    for member in ("validFrom", "validUntil"):
+        report = verify(signed(jwt_claims(credential(**{member: moment}), NOW) | {"nbf": 0}))
+        assert not report.verified
+        assert "invalid_datetime" in codes(report)
+
+
+def test_vc_1_1_issuer_mismatch_and_object_issuer():
+    vc = credential(issuer={"id": ISSUER, "name": "Jeju"})
+    assert verify(signed(jwt_claims(vc, NOW) | {"iss": ISSUER})).verified
+    holder = signing_key_from_private(generate_private_key("EdDSA"))
+    issuer = dids.did_key_from_public_key(holder.public_key)
+    payload = {"iss": issuer, "vc": {"@context": ["https://www.w3.org/2018/credentials/v1"], "type": ["VerifiableCredential"],
+               "issuer": "did:key:someone-else", "credentialSubject": {"a": 1}}}
+    kid = issuer + "#" + issuer.split(":")[2]
+    report = verify(signed(payload, key=holder, header={"alg": "EdDSA", "typ": "JWT", "kid": kid}), resolve=Resolver("did:web:x.example", dict))
+    assert "issuer_mismatch" in codes(report)

@@ -58,3 +58,30 @@ def test_unsupported_methods():
     for did in ("did:example:123", "did:ion:abc", 42, "web:x"):
         with pytest.raises(InvalidDid):
             Resolver("did:web:me.example", dict).resolve(did)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "did",
+    [
+        "did:web:127.1",
+        "did:web:2130706433",
+        "did:web:0x7f.0.0.1",
+        "did:web:0251.0376.0251.0376",
+        "did:web:10.1",
+        "did:web:017700000001%3A8443",
+    ],
+)
+def test_shorthand_ip_spellings_are_ip_literals(did):
+    with pytest.raises(InvalidDid):
+        Resolver("did:web:me.example", dict).resolve(did)
+
+
+@pytest.mark.parametrize("address", ["10.0.0.7", "169.254.169.254", "127.0.0.1", "::1", "fd00::1", "100.64.0.1"])
+def test_names_resolving_to_private_space_are_refused(monkeypatch, address):
+    import socket
+
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(family, socket.SOCK_STREAM, 6, "", (address, 443))])
+    with pytest.raises(InvalidDid) as info:
+        fetch_did_web_document("https://issuer.example/.well-known/did.json")
+    assert "non-public" in info.value.detail

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from jwcrypto.jwk import JWK
 
@@ -25,7 +25,7 @@ from did_service.core.credential import (
 )
 from did_service.core.keys import PublicKey, alg_for_public_key
 from did_service.core.proofs.jose import JoseError, ParsedJws, parse_compact, public_jwk_object, verify_signature
-from did_service.core.schema import SchemaRegistry
+from did_service.core.schema import CredentialType, SchemaRegistry
 from did_service.core.verifier.report import Report
 from did_service.errors import ResolutionError, SchemaViolation, Unprocessable
 
@@ -87,8 +87,13 @@ def _issuer_id(issuer: Any) -> str | None:
 
 
 def verify_credential(
-    value: Any, *, resolve: Resolve, registry: SchemaRegistry, now: datetime
+    value: Any, *, resolve: Resolve, registry: SchemaRegistry, trusted_issuers: Collection[str], now: datetime
 ) -> Report:
+    """``trusted_issuers``: the DIDs allowed to issue the registered credential types (identity, residence...).
+
+    Anyone can sign a well-formed ResidentIdentityCredential with a did:key; only the trust decision makes it
+    worth anything, so a registered type from any other issuer fails ``trusted_issuer``.
+    """
     report = Report()
     try:
         jwt_vc = _classify(parse_compact(extract_jwt(value)))
@@ -101,7 +106,9 @@ def verify_credential(
     _check_signature(report, jwt_vc, key)
     _check_data_model(report, jwt_vc)
     _check_validity_period(report, jwt_vc, now)
-    _check_schema(report, jwt_vc, registry)
+    credential_type = _check_schema(report, jwt_vc, registry)
+    if credential_type is not None:
+        _check_trusted_issuer(report, jwt_vc, trusted_issuers)
     _check_status(report, jwt_vc)
     return report
 
@@ -244,16 +251,18 @@ def _check_validity_period(report: Report, jwt_vc: JwtCredential, now: datetime)
         report.passed("validity_period")
 
 
-def _check_schema(report: Report, jwt_vc: JwtCredential, registry: SchemaRegistry) -> None:
+def _check_schema(report: Report, jwt_vc: JwtCredential, registry: SchemaRegistry) -> CredentialType | None:
+    """The registered type the credential claims (None if none), after checking its subject against the schema."""
     types = jwt_vc.credential.get("type")
     try:
         credential_type = registry.find_type(types if isinstance(types, list) else [])
     except Unprocessable as exc:  # e.g. two registered types: which schema applies is unknown
         report.failed("schema", exc.code, exc.detail)
-        return
+        report.failed("trusted_issuer", "untrusted_issuer", "the credential type is ambiguous")
+        return None
     if credential_type is None:
         report.warn("unknown_credential_type", "no schema is registered for this credential type; claims not checked")
-        return
+        return None
     subjects = jwt_vc.credential.get("credentialSubject")
     try:
         for subject in subjects if isinstance(subjects, list) else [subjects]:
@@ -262,8 +271,16 @@ def _check_schema(report: Report, jwt_vc: JwtCredential, registry: SchemaRegistr
             registry.validate_subject(credential_type.name, subject)
     except SchemaViolation as exc:
         report.failed("schema", exc.code, exc.detail)
-        return
+        return credential_type
     report.passed("schema")
+    return credential_type
+
+
+def _check_trusted_issuer(report: Report, jwt_vc: JwtCredential, trusted_issuers: Collection[str]) -> None:
+    if _issuer_id(jwt_vc.issuer) in trusted_issuers:
+        report.passed("trusted_issuer")
+    else:
+        report.failed("trusted_issuer", "untrusted_issuer", "the issuer is not trusted for this credential type")
 
 
 def _check_status(report: Report, jwt_vc: JwtCredential) -> None:
