@@ -12,11 +12,32 @@ import re
 from urllib.parse import parse_qsl, urlencode
 
 from did_service.errors import ConfigurationError
-from did_service.storage.base import CredentialRecord, KeyRecord, Store, TokenRecord
+from did_service.storage.base import (
+    CheckpointRecord,
+    CredentialRecord,
+    KeyRecord,
+    LogAppend,
+    LogLeaf,
+    NodeId,
+    Store,
+    TokenRecord,
+)
 from did_service.storage.redis import RedisStore
 from did_service.storage.sqlite import SqliteStore
 
-__all__ = ["CredentialRecord", "KeyRecord", "RedisStore", "SqliteStore", "Store", "TokenRecord", "open_store"]
+__all__ = [
+    "CheckpointRecord",
+    "CredentialRecord",
+    "KeyRecord",
+    "LogAppend",
+    "LogLeaf",
+    "NodeId",
+    "RedisStore",
+    "SqliteStore",
+    "Store",
+    "TokenRecord",
+    "open_store",
+]
 
 _SQLITE_PREFIX = "sqlite:///"
 _REDIS_SCHEMES = ("redis", "rediss", "unix")

@@ -105,7 +105,9 @@ class Store(Protocol):
         order; each record's log_index is its entry's index); return the keys now stored.
 
         Several processes starting at once all get the same key set back. A batch that would be written but
-        repeats a kid raises StoreConflict. ``entries`` must be empty or as long as ``records``.
+        repeats a kid raises StoreConflict. ``entries`` must be empty or as long as ``records`` (ValueError). A batch
+        that would append entries while the log is halted raises LogHalted; without entries the halt does not
+        apply. The records' own log_index / retired_log_index values are ignored: the store sets them.
         """
 
     def list_keys(self) -> list[KeyRecord]:
@@ -135,12 +137,15 @@ class Store(Protocol):
 
         One atomic unit across processes: no gaps, no duplicate indexes. LogHalted (nothing written) while the log
         is halted; StoreConflict (nothing written) if a credential id or digest exists or repeats. Empty: [].
+        ValueError (nothing written) if a leaf hash is not 32 bytes. A credential's leaf_index is set by the store.
+        Returns only once the unit is durable; concurrent calls may share one commit (group commit), each call
+        still all-or-nothing on its own.
         """
 
     def log_size(self) -> int: ...
 
     def read_leaves(self, start: int, end: int) -> list[LogLeaf]:
-        """Leaves [start, min(end, size)) in index order."""
+        """Leaves [start, min(end, size)) in index order ([] when end <= start); ValueError if start < 0."""
 
     def read_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         """One batched read of stored hashes. Level 0 is the leaf hash; levels >= 1 exist for complete subtrees
@@ -159,7 +164,12 @@ class Store(Protocol):
     ) -> bool:
         """Store the newly complete subtree nodes and the checkpoint in one unit, only if the latest checkpoint's size
         is ``previous_size`` (None: there is none yet) and checkpoint.size <= log_size(); otherwise write nothing and
-        return False (another writer sealed first). Checkpoint sizes strictly increase."""
+        return False (another writer sealed first). Checkpoint sizes strictly increase.
+
+        ValueError (nothing written) if checkpoint.size <= previous_size or a node is not a complete subtree within
+        checkpoint.size ((index + 1) * 2**level <= size). Level-0 items (leaf hashes, as core.tlog's
+        complete_new_nodes returns them) are checked against the stored leaves, not stored twice. Stored hashes
+        never change: a node or leaf stored with a different hash raises StoreConflict (nothing written)."""
 
     def halt_log(self, reason: str, at: datetime) -> None:
         """Stop appends (append_log, rotate_keys raise LogHalted) until resume_log; the first reason is kept."""
@@ -178,5 +188,7 @@ class Store(Protocol):
     ) -> list[KeyRecord]:
         """In one unit: add ``new`` keys and append one entry per new key (in order), then mark each kid in ``retire``
         retired at ``at`` and append one entry per retired kid; set log_index / retired_log_index. StoreConflict if a
-        new kid exists or a retired kid is not an active key; LogHalted while halted. Returns all keys."""
+        new kid exists or a retired kid is not an active key (a kid added by the same call may be retired by it; one
+        retired twice conflicts); LogHalted while halted; nothing written in either case. ValueError unless there is
+        exactly one entry per new key and per retired kid. Returns all keys."""
 

@@ -3,22 +3,40 @@
 Redis has no rollback, so every write that touches more than one key, or checks before it writes, is a Lua
 script: Redis runs a script to completion before serving anyone else, which makes it one atomic unit. All keys
 share one hash tag (``{namespace}``), so they live in one Cluster slot and a script may touch any of them.
+Scripts check everything before their first write, so a refused call writes nothing.
 
 Layout (``{ns}`` = ``{<namespace>}``):
 
-    {ns}:keys               hash  kid -> KeyRecord JSON
-    {ns}:keys:order         zset  kid scored by created_at (epoch microseconds); ties fall back to kid
-    {ns}:tokens:by_hash     hash  token_hash -> TokenRecord JSON (the lookup on every request is one HGET)
-    {ns}:tokens:by_id       hash  token_id -> token_hash
-    {ns}:tokens:order       zset  token_id scored by created_at
-    {ns}:credentials        hash  credential_id -> CredentialRecord JSON
+    {ns}:keys                   hash  kid -> KeyRecord JSON (as added, with log_index)
+    {ns}:keys:order             zset  kid scored by created_at (epoch microseconds); ties fall back to kid
+    {ns}:keys:retired           hash  kid -> {"retired_at", "retired_log_index"} of a key retired by rotate_keys
+    {ns}:tokens:by_hash         hash  token_hash -> TokenRecord JSON (the lookup on every request is one HGET)
+    {ns}:tokens:by_id           hash  token_id -> token_hash
+    {ns}:tokens:order           zset  token_id scored by created_at
+    {ns}:credentials            hash  credential_id -> CredentialRecord JSON (with leaf_index)
+    {ns}:credentials:by_digest  hash  digest -> credential_id
+    {ns}:log:size               string  number of leaves
+    {ns}:log:leaves             hash  index -> leaf_hash (32 bytes) || entry
+    {ns}:log:by_hash            hash  leaf_hash -> first index with it
+    {ns}:log:nodes              hash  "level:index" -> hash of a sealed complete subtree (level >= 1)
+    {ns}:log:checkpoints        zset  size (as member and score)
+    {ns}:log:checkpoints:notes  hash  size -> CheckpointRecord JSON
+    {ns}:log:halted             string  {"reason", "at"} while the log is halted
+    {ns}:log:call:<token>       string  outcome of one log write, kept 10 minutes (see _LOG_PRELUDE)
+
+Durability: with ``appendfsync always`` Redis fsyncs the AOF before it replies, so a reply is an acknowledgement
+of a durable write; appends from concurrent threads are pipelined (see GroupCommit), which lets Redis fsync
+once for the whole pipeline while each call remains its own script.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Sequence
+import os
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
@@ -26,11 +44,30 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from did_service.errors import ConfigurationError, StoreConflict, StoreUnavailable
-from did_service.storage.base import CredentialRecord, KeyRecord, TokenRecord
+from did_service.errors import ConfigurationError, LogHalted, StoreConflict, StoreError, StoreUnavailable
+from did_service.storage.base import (
+    CheckpointRecord,
+    CredentialRecord,
+    KeyRecord,
+    LogAppend,
+    LogLeaf,
+    NodeId,
+    TokenRecord,
+)
+from did_service.storage.sqlite import (
+    HASH_SIZE,
+    GroupCommit,
+    Outcome,
+    check_appends,
+    check_checkpoint,
+    check_rotation,
+    clamp_int64,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _CONFLICT = b"conflict"
+_HALTED = b"halted"
+_HMGET_CHUNK = 10_000  # fields per HMGET: one huge command would stall the server for every other client
 
 # Returns the records of a (zset order, hash records[, hash indirection]) pair in zset order. HGET per member
 # rather than one HMGET: unpack() of a long list overflows the Lua stack.
@@ -46,20 +83,174 @@ local function ordered(order_key, records_key, via_key)
 end
 """
 
-# KEYS: keys hash, keys order. ARGV: kid, score, json triples.
-_ADD_KEYS_IF_NONE = _ORDERED + """
-if redis.call('ZCARD', KEYS[2]) == 0 and #ARGV > 0 then
+# Every script that appends starts with this. KEYS[1] log size, KEYS[2] leaves, KEYS[3] index by leaf hash,
+# KEYS[4] halted flag, KEYS[5] this call's own key. The client retries a command once when the connection
+# drops, and a dropped reply does not mean the script did not run: a retried call finds its outcome under its
+# own key (written by finish) instead of appending a second time.
+_LOG_PRELUDE = """
+local log_size = tonumber(redis.call('GET', KEYS[1]) or '0')
+local function int(n) return string.format('%d', n) end
+local function append_leaf(value)
+  local index = int(log_size)
+  redis.call('HSET', KEYS[2], index, value)
+  redis.call('HSETNX', KEYS[3], string.sub(value, 1, 32), index)
+  log_size = log_size + 1
+  return index
+end
+local function finish(outcome)
+  redis.call('SET', KEYS[1], int(log_size))
+  redis.call('SET', KEYS[5], outcome, 'EX', 600)
+end
+"""
+
+# Keys with their retirement, as (record, retirement or nil) pairs in list order. KEYS: keys, order, retired.
+_KEYS_LISTED = """
+local function keys_listed(keys_key, order_key, retired_key)
+  local out = {}
+  for _, kid in ipairs(redis.call('ZRANGE', order_key, 0, -1)) do
+    out[#out + 1] = redis.call('HGET', keys_key, kid)
+    out[#out + 1] = redis.call('HGET', retired_key, kid)
+  end
+  return out
+end
+"""
+
+# KEYS: log (1-5), credentials, by_digest. ARGV: per append: leaf_hash || entry, credential id ('' for none),
+# digest, credential JSON without its closing brace (the script adds the leaf index). Returns the first index.
+_APPEND_LOG = _LOG_PRELUDE + """
+local replay = redis.call('GET', KEYS[5])
+if replay then return tonumber(replay) end
+if redis.call('EXISTS', KEYS[4]) == 1 then return 'halted' end
+local ids, digests = {}, {}
+for i = 1, #ARGV, 4 do
+  local id, digest = ARGV[i + 1], ARGV[i + 2]
+  if id ~= '' then
+    if ids[id] or digests[digest] or redis.call('HEXISTS', KEYS[6], id) == 1
+        or redis.call('HEXISTS', KEYS[7], digest) == 1 then
+      return 'conflict'
+    end
+    ids[id], digests[digest] = true, true
+  end
+end
+local first = log_size
+for i = 1, #ARGV, 4 do
+  local index = append_leaf(ARGV[i])
+  if ARGV[i + 1] ~= '' then
+    redis.call('HSET', KEYS[6], ARGV[i + 1], ARGV[i + 3] .. ',"leaf_index":' .. index .. '}')
+    redis.call('HSET', KEYS[7], ARGV[i + 2], ARGV[i + 1])
+  end
+end
+finish(int(first))
+return first
+"""
+
+# KEYS: log (1-5), keys, keys order, keys retired. ARGV: per record: kid, score, JSON without its closing brace,
+# entry value ('' when the batch has no entries). A second run finds keys and writes nothing, so it needs no
+# replay check.
+_ADD_KEYS_IF_NONE = _LOG_PRELUDE + _KEYS_LISTED + """
+if redis.call('ZCARD', KEYS[7]) == 0 and #ARGV > 0 then
   local seen = {}
-  for i = 1, #ARGV, 3 do
+  for i = 1, #ARGV, 4 do
     if seen[ARGV[i]] then return 'conflict' end
     seen[ARGV[i]] = true
   end
-  for i = 1, #ARGV, 3 do
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
-    redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
+  if ARGV[4] ~= '' and redis.call('EXISTS', KEYS[4]) == 1 then return 'halted' end
+  for i = 1, #ARGV, 4 do
+    local log_index = 'null'
+    if ARGV[i + 3] ~= '' then log_index = append_leaf(ARGV[i + 3]) end
+    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 2] .. ',"log_index":' .. log_index .. '}')
+    redis.call('ZADD', KEYS[7], ARGV[i + 1], ARGV[i])
   end
+  finish('done')
 end
-return ordered(KEYS[2], KEYS[1], nil)
+return keys_listed(KEYS[6], KEYS[7], KEYS[8])
+"""
+
+# KEYS: log (1-5), keys, keys order, keys retired. ARGV: retired_at, number of new keys, per new key: kid, score,
+# status, JSON without its closing brace, entry value; then per retired kid: kid, entry value.
+# Checked in the order the contract states the work (add, then retire), so a key added here may be retired here.
+_ROTATE_KEYS = _LOG_PRELUDE + _KEYS_LISTED + """
+if not redis.call('GET', KEYS[5]) then
+  if redis.call('EXISTS', KEYS[4]) == 1 then return 'halted' end
+  local new_count = tonumber(ARGV[2])
+  local retire_from = 3 + new_count * 5
+  local active = {}
+  for i = 3, retire_from - 1, 5 do
+    if active[ARGV[i]] ~= nil or redis.call('HEXISTS', KEYS[6], ARGV[i]) == 1 then return 'conflict' end
+    active[ARGV[i]] = ARGV[i + 2] == 'active'
+  end
+  for i = retire_from, #ARGV, 2 do
+    local kid = ARGV[i]
+    if active[kid] == nil then
+      local raw = redis.call('HGET', KEYS[6], kid)
+      active[kid] = raw ~= false and redis.call('HEXISTS', KEYS[8], kid) == 0
+        and cjson.decode(raw)['status'] == 'active'
+    end
+    if not active[kid] then return 'conflict' end
+    active[kid] = false
+  end
+  for i = 3, retire_from - 1, 5 do
+    local log_index = append_leaf(ARGV[i + 4])
+    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 3] .. ',"log_index":' .. log_index .. '}')
+    redis.call('ZADD', KEYS[7], ARGV[i + 1], ARGV[i])
+  end
+  for i = retire_from, #ARGV, 2 do
+    local log_index = append_leaf(ARGV[i + 1])
+    redis.call('HSET', KEYS[8], ARGV[i], '{"retired_at":"' .. ARGV[1] .. '","retired_log_index":' .. log_index .. '}')
+  end
+  finish('done')
+end
+return keys_listed(KEYS[6], KEYS[7], KEYS[8])
+"""
+
+# KEYS: log size, checkpoints zset, checkpoint notes, nodes, this call's own key, leaves. ARGV: previous size
+# ('' for none), size, checkpoint JSON, number of leaf hashes to check, then (leaf index, hash) pairs, then node
+# (field, hash) pairs. Returns 1 when stored, 0 when the CAS failed. Leaf hashes (level 0) are checked against
+# the leaves, not stored twice.
+_ADD_CHECKPOINT = """
+if redis.call('GET', KEYS[5]) then return 1 end
+local latest = redis.call('ZREVRANGE', KEYS[2], 0, 0)[1] or ''
+if latest ~= ARGV[1] then return 0 end
+if tonumber(ARGV[2]) > tonumber(redis.call('GET', KEYS[1]) or '0') then return 0 end
+local nodes_from = 5 + tonumber(ARGV[4]) * 2
+for i = 5, nodes_from - 1, 2 do
+  local leaf = redis.call('HGET', KEYS[6], ARGV[i])
+  if not leaf or string.sub(leaf, 1, 32) ~= ARGV[i + 1] then return 'conflict' end
+end
+for i = nodes_from, #ARGV, 2 do
+  local stored = redis.call('HGET', KEYS[4], ARGV[i])
+  if stored and stored ~= ARGV[i + 1] then return 'conflict' end
+end
+for i = nodes_from, #ARGV, 2 do
+  redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
+end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('SET', KEYS[5], '1', 'EX', 600)
+return 1
+"""
+
+# KEYS: keys, keys order, keys retired.
+_LIST_KEYS = _KEYS_LISTED + "return keys_listed(KEYS[1], KEYS[2], KEYS[3])\n"
+
+# KEYS: checkpoints zset, notes. ARGV: 'latest', or after_size and limit.
+_CHECKPOINTS = """
+local sizes
+if ARGV[1] == 'latest' then
+  sizes = redis.call('ZREVRANGE', KEYS[1], 0, 0)
+else
+  sizes = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, ARGV[2])
+end
+local out = {}
+for _, size in ipairs(sizes) do out[#out + 1] = redis.call('HGET', KEYS[2], size) end
+return out
+"""
+
+# KEYS: credentials, by_digest. ARGV: digest.
+_CREDENTIAL_BY_DIGEST = """
+local id = redis.call('HGET', KEYS[2], ARGV[1])
+if not id then return false end
+return redis.call('HGET', KEYS[1], id)
 """
 
 # KEYS: tokens by_hash, tokens by_id, tokens order. ARGV: token_id, token_hash, score, json.
@@ -88,20 +279,6 @@ return 1
 # KEYS: order zset, records hash[, hash from order member to record field].
 _LIST = _ORDERED + "return ordered(KEYS[1], KEYS[2], KEYS[3])\n"
 
-# KEYS: credentials hash. ARGV: credential_id, json pairs. Checks everything before writing anything.
-_ADD_CREDENTIALS = """
-local seen = {}
-for i = 1, #ARGV, 2 do
-  local id = ARGV[i]
-  if seen[id] or redis.call('HEXISTS', KEYS[1], id) == 1 then return 'conflict' end
-  seen[id] = true
-end
-for i = 1, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-end
-return 'ok'
-"""
-
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
@@ -126,23 +303,40 @@ def _dumps(value: dict) -> bytes:
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
 
 
-def _key_json(r: KeyRecord) -> bytes:
-    return _dumps({
+def _open_json(value: dict) -> bytes:
+    """JSON without its closing brace, for a script to complete with a field only it knows (an index).
+    json.dumps escapes every non-ASCII character, so the script concatenates plain ASCII."""
+    return _dumps(value)[:-1]
+
+
+def _key_body(r: KeyRecord) -> bytes:
+    # log_index and retired_log_index are the store's to set; the caller's values are not taken.
+    return _open_json({
         "kid": r.kid,
         "alg": r.alg,
         "public_jwk": r.public_jwk,
         "encrypted_private_key": base64.b64encode(r.encrypted_private_key).decode("ascii"),
         "created_at": _iso(r.created_at),
         "status": r.status,
+        "purpose": r.purpose,
+        "retired_at": _iso(r.retired_at),
     })
 
 
-def _key_from_json(raw: bytes) -> KeyRecord:
+def _key_from_json(raw: bytes, retirement: bytes | None) -> KeyRecord:
     d = json.loads(raw)
+    status, retired_at, retired_log_index = d["status"], d["retired_at"], None
+    if retirement is not None:
+        r = json.loads(retirement)
+        status, retired_at, retired_log_index = "retired", r["retired_at"], r["retired_log_index"]
     return KeyRecord(
         d["kid"], d["alg"], d["public_jwk"], base64.b64decode(d["encrypted_private_key"]),
-        _from_iso(d["created_at"]), d["status"],
+        _from_iso(d["created_at"]), status, d["purpose"], _from_iso(retired_at), d["log_index"], retired_log_index,
     )
+
+
+def _keys_from_pairs(flat: list) -> list[KeyRecord]:
+    return [_key_from_json(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
 
 
 def _token_json(r: TokenRecord) -> bytes:
@@ -162,8 +356,8 @@ def _token_from_json(raw: bytes) -> TokenRecord:
     )
 
 
-def _credential_json(r: CredentialRecord) -> bytes:
-    return _dumps({
+def _credential_body(r: CredentialRecord) -> bytes:
+    return _open_json({
         "credential_id": r.credential_id,
         "credential_type": r.credential_type,
         "format": r.format,
@@ -181,7 +375,37 @@ def _credential_from_json(raw: bytes) -> CredentialRecord:
     return CredentialRecord(
         d["credential_id"], d["credential_type"], d["format"], d["digest"], d["issuer_kid"],
         _from_iso(d["issued_at"]), _from_iso(d["valid_from"]), _from_iso(d["valid_until"]), d["extra"],
+        d["leaf_index"],
     )
+
+
+def _checkpoint_json(r: CheckpointRecord) -> bytes:
+    return _dumps({
+        "size": r.size,
+        "root_hash": base64.b64encode(r.root_hash).decode("ascii"),
+        "note": r.note,
+        "created_at": _iso(r.created_at),
+    })
+
+
+def _checkpoint_from_json(raw: bytes) -> CheckpointRecord:
+    d = json.loads(raw)
+    return CheckpointRecord(d["size"], base64.b64decode(d["root_hash"]), d["note"], _from_iso(d["created_at"]))
+
+
+def _append_args(appends: Sequence[LogAppend]) -> list[bytes | str]:
+    args: list[bytes | str] = []
+    for a in appends:
+        c = a.credential
+        if c is None:
+            args += [a.leaf_hash + a.entry, "", "", ""]
+        else:
+            args += [a.leaf_hash + a.entry, c.credential_id, c.digest, _credential_body(c)]
+    return args
+
+
+def _node_field(level: int, index: int) -> str:
+    return f"{level}:{index}"
 
 
 # ReadOnlyError: we are talking to a replica (e.g. mid-failover); as with a lost connection, retrying later
@@ -201,6 +425,10 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _call_token() -> str:
+    return uuid.uuid4().hex
+
+
 class RedisStore:
     def __init__(self, url: str, namespace: str = "did_service") -> None:
         if not namespace or "{" in namespace or "}" in namespace:
@@ -213,24 +441,59 @@ class RedisStore:
                 socket_connect_timeout=2.0,
                 health_check_interval=30,
                 # One quick retry heals a pooled connection that Redis closed while idle. Timeouts are not
-                # retried: the script may have run, and a second run would report a false conflict.
+                # retried: the script may have run, and a second run would report a false conflict. (Log writes
+                # are safe to retry either way: they carry their own call key, see _LOG_PRELUDE.)
                 retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 1, (redis.exceptions.ConnectionError,)),
             )
         except ValueError:
             # from None: redis-py's message may quote parts of the URL, which can carry a password.
             raise ConfigurationError("The Redis URL is not valid") from None
-        prefix = "{" + namespace + "}:"
+        self._prefix = prefix = "{" + namespace + "}:"
         self._k_keys = prefix + "keys"
         self._k_keys_order = prefix + "keys:order"
+        self._k_keys_retired = prefix + "keys:retired"
         self._k_tokens_by_hash = prefix + "tokens:by_hash"
         self._k_tokens_by_id = prefix + "tokens:by_id"
         self._k_tokens_order = prefix + "tokens:order"
         self._k_credentials = prefix + "credentials"
+        self._k_by_digest = prefix + "credentials:by_digest"
+        self._k_log_size = prefix + "log:size"
+        self._k_leaves = prefix + "log:leaves"
+        self._k_by_hash = prefix + "log:by_hash"
+        self._k_nodes = prefix + "log:nodes"
+        self._k_checkpoints = prefix + "log:checkpoints"
+        self._k_notes = prefix + "log:checkpoints:notes"
+        self._k_halted = prefix + "log:halted"
         self._add_keys_if_none = self._client.register_script(_ADD_KEYS_IF_NONE)
+        self._rotate_keys = self._client.register_script(_ROTATE_KEYS)
+        self._list_keys = self._client.register_script(_LIST_KEYS)
         self._add_token = self._client.register_script(_ADD_TOKEN)
         self._revoke_token = self._client.register_script(_REVOKE_TOKEN)
         self._list = self._client.register_script(_LIST)
-        self._add_credentials = self._client.register_script(_ADD_CREDENTIALS)
+        self._append_log = self._client.register_script(_APPEND_LOG)
+        self._add_checkpoint = self._client.register_script(_ADD_CHECKPOINT)
+        self._checkpoints = self._client.register_script(_CHECKPOINTS)
+        self._credential_by_digest = self._client.register_script(_CREDENTIAL_BY_DIGEST)
+        self._lock = threading.Lock()
+        self._groups: dict[int, GroupCommit] = {}  # one per process: a fork may copy a group mid-commit
+
+    def _log_keys(self) -> list[str]:
+        """The keys of _LOG_PRELUDE, with a fresh call key."""
+        return [self._k_log_size, self._k_leaves, self._k_by_hash, self._k_halted,
+                self._prefix + "log:call:" + _call_token()]
+
+    def _group(self) -> GroupCommit:
+        pid = os.getpid()
+        group = self._groups.get(pid)
+        if group is None:
+            with self._lock:
+                group = self._groups.setdefault(pid, GroupCommit(self._commit_appends))
+        return group
+
+    @property
+    def commits(self) -> int:
+        """append_log pipelines run by this process (fewer than calls when group commit merges them)."""
+        return self._group().commits
 
     def ping(self) -> None:
         with _translated():
@@ -253,20 +516,55 @@ class RedisStore:
             return "Redis does not fsync every write (set appendonly yes and appendfsync always)"
         return None
 
-    def add_keys_if_none(self, records: Sequence[KeyRecord]) -> list[KeyRecord]:
+    # keys
+
+    def _key_script_keys(self) -> list[str]:
+        return [*self._log_keys(), self._k_keys, self._k_keys_order, self._k_keys_retired]
+
+    def add_keys_if_none(self, records: Sequence[KeyRecord], entries: Sequence[LogAppend] = ()) -> list[KeyRecord]:
+        if entries and len(entries) != len(records):
+            raise ValueError("entries must be empty or one per key record")
+        check_appends(entries)
         args: list[object] = []
-        for r in records:
-            args += [r.kid, _score(r.created_at), _key_json(r)]
+        for i, r in enumerate(records):
+            entry = entries[i].leaf_hash + entries[i].entry if entries else ""
+            args += [r.kid, _score(r.created_at), _key_body(r), entry]
         with _translated():
-            result = self._add_keys_if_none(keys=[self._k_keys, self._k_keys_order], args=args)
+            result = self._add_keys_if_none(keys=self._key_script_keys(), args=args)
         if result == _CONFLICT:
             raise StoreConflict("The key batch repeats a kid")
-        return [_key_from_json(raw) for raw in result]
+        if result == _HALTED:
+            raise LogHalted()
+        return _keys_from_pairs(result)
 
     def list_keys(self) -> list[KeyRecord]:
         with _translated():
-            raws = self._list(keys=[self._k_keys_order, self._k_keys])
-        return [_key_from_json(raw) for raw in raws]
+            result = self._list_keys(keys=[self._k_keys, self._k_keys_order, self._k_keys_retired])
+        return _keys_from_pairs(result)
+
+    def rotate_keys(
+        self,
+        new: Sequence[KeyRecord],
+        retire: Sequence[str],
+        added_entries: Sequence[LogAppend],
+        retired_entries: Sequence[LogAppend],
+        at: datetime,
+    ) -> list[KeyRecord]:
+        check_rotation(new, retire, added_entries, retired_entries)
+        args: list[object] = [_iso(at), len(new)]
+        for r, e in zip(new, added_entries):
+            args += [r.kid, _score(r.created_at), r.status, _key_body(r), e.leaf_hash + e.entry]
+        for kid, e in zip(retire, retired_entries):
+            args += [kid, e.leaf_hash + e.entry]
+        with _translated():
+            result = self._rotate_keys(keys=self._key_script_keys(), args=args)
+        if result == _CONFLICT:
+            raise StoreConflict("A new kid exists, or a key to retire is not an active key")
+        if result == _HALTED:
+            raise LogHalted()
+        return _keys_from_pairs(result)
+
+    # tokens
 
     def add_token(self, record: TokenRecord) -> None:
         args = [record.token_id, record.token_hash, _score(record.created_at), _token_json(record)]
@@ -294,18 +592,155 @@ class RedisStore:
             raws = self._list(keys=[self._k_tokens_order, self._k_tokens_by_hash, self._k_tokens_by_id])
         return [_token_from_json(raw) for raw in raws]
 
-    def add_credentials(self, records: Sequence[CredentialRecord]) -> None:
-        if not records:
-            return
-        args: list[object] = []
-        for r in records:
-            args += [r.credential_id, _credential_json(r)]
-        with _translated():
-            result = self._add_credentials(keys=[self._k_credentials], args=args)
-        if result == _CONFLICT:
-            raise StoreConflict("A credential id exists or repeats in the batch")
+    # credentials
 
     def get_credential(self, credential_id: str) -> CredentialRecord | None:
         with _translated():
             raw = self._client.hget(self._k_credentials, credential_id)
         return None if raw is None else _credential_from_json(raw)
+
+    def get_credential_by_digest(self, digest: str) -> CredentialRecord | None:
+        with _translated():
+            raw = self._credential_by_digest(keys=[self._k_credentials, self._k_by_digest], args=[digest])
+        return None if raw is None else _credential_from_json(raw)
+
+    # transparency log
+
+    def append_log(self, appends: Sequence[LogAppend]) -> list[int]:
+        if not appends:
+            return []
+        check_appends(appends)
+        # Arguments are built (and naive datetimes refused) in the caller's thread, before joining a group.
+        keys = [*self._log_keys(), self._k_credentials, self._k_by_digest]
+        first = self._group().submit((keys, _append_args(appends)))
+        return list(range(first, first + len(appends)))
+
+    def _commit_appends(self, batch: list[tuple[list[str], list]]) -> list[Outcome]:
+        """One pipeline for the group; every call stays its own script run, atomic on its own. With appendfsync
+        always, Redis fsyncs once for all the writes it read in one go and replies after that fsync."""
+        replies: list[object] = [None] * len(batch)
+        pending = list(range(len(batch)))
+        with _translated():
+            for _ in range(2):
+                pipe = self._client.pipeline(transaction=False)
+                for i in pending:
+                    keys, args = batch[i]
+                    pipe.evalsha(self._append_log.sha, len(keys), *keys, *args)
+                for i, reply in zip(pending, pipe.execute(raise_on_error=False)):
+                    replies[i] = reply
+                # NOSCRIPT means that call did not run at all (the script cache is empty after a restart or a
+                # SCRIPT FLUSH), so running it again once the script is loaded cannot append twice.
+                pending = [i for i in pending if isinstance(replies[i], redis.exceptions.NoScriptError)]
+                if not pending:
+                    break
+                self._client.script_load(_APPEND_LOG)
+        return [_append_outcome(reply) for reply in replies]
+
+    def log_size(self) -> int:
+        with _translated():
+            return int(self._client.get(self._k_log_size) or 0)
+
+    def read_leaves(self, start: int, end: int) -> list[LogLeaf]:
+        if start < 0:
+            raise ValueError("start must not be negative")
+        stop = min(end, self.log_size())  # leaves and size are written together, so [0, size) all exist
+        if start >= stop:
+            return []
+        with _translated():
+            pipe = self._client.pipeline(transaction=False)
+            for first in range(start, stop, _HMGET_CHUNK):
+                pipe.hmget(self._k_leaves, list(range(first, min(first + _HMGET_CHUNK, stop))))
+            values = [value for chunk in pipe.execute() for value in chunk]
+        leaves = []
+        for index, value in zip(range(start, stop), values):
+            if value is None:
+                raise StoreError(f"Log leaf {index} is missing from the store")
+            leaves.append(LogLeaf(index, value[HASH_SIZE:], value[:HASH_SIZE]))
+        return leaves
+
+    def read_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        leaf_ids = [(level, index) for level, index in ids if level == 0]
+        node_ids = [(level, index) for level, index in ids if level != 0]
+        with _translated():
+            # One round trip: the two lookups travel in one pipeline.
+            pipe = self._client.pipeline(transaction=False)
+            if leaf_ids:
+                pipe.hmget(self._k_leaves, [index for _, index in leaf_ids])
+            if node_ids:
+                pipe.hmget(self._k_nodes, [_node_field(level, index) for level, index in node_ids])
+            replies = pipe.execute()
+        found: dict[NodeId, bytes] = {}
+        if leaf_ids:
+            found.update((i, v[:HASH_SIZE]) for i, v in zip(leaf_ids, replies.pop(0)) if v is not None)
+        if node_ids:
+            found.update((i, v) for i, v in zip(node_ids, replies.pop(0)) if v is not None)
+        return found
+
+    def find_leaf_index(self, leaf_hash: bytes) -> int | None:
+        with _translated():
+            index = self._client.hget(self._k_by_hash, leaf_hash)
+        return None if index is None else int(index)
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        with _translated():
+            raws = self._checkpoints(keys=[self._k_checkpoints, self._k_notes], args=["latest"])
+        return _checkpoint_from_json(raws[0]) if raws else None
+
+    def list_checkpoints(self, after_size: int = -1, limit: int = 1000) -> list[CheckpointRecord]:
+        if limit <= 0:
+            return []  # a zset LIMIT with a negative count means "all"
+        with _translated():
+            raws = self._checkpoints(
+                keys=[self._k_checkpoints, self._k_notes], args=[int(after_size), clamp_int64(limit)]
+            )
+        return [_checkpoint_from_json(raw) for raw in raws]
+
+    def add_checkpoint(
+        self, checkpoint: CheckpointRecord, nodes: Mapping[NodeId, bytes], previous_size: int | None
+    ) -> bool:
+        check_checkpoint(checkpoint, nodes, previous_size)
+        leaves = [(index, value) for (level, index), value in nodes.items() if level == 0]
+        args: list[object] = ["" if previous_size is None else str(previous_size), str(checkpoint.size),
+                              _checkpoint_json(checkpoint), len(leaves)]
+        for index, value in leaves:
+            args += [index, value]
+        for (level, index), value in nodes.items():
+            if level > 0:
+                args += [_node_field(level, index), value]
+        keys = [self._k_log_size, self._k_checkpoints, self._k_notes, self._k_nodes,
+                self._prefix + "log:call:" + _call_token(), self._k_leaves]
+        with _translated():
+            result = self._add_checkpoint(keys=keys, args=args)
+        if result == _CONFLICT:
+            raise StoreConflict("A subtree hash differs from the one stored")
+        return result == 1
+
+    def halt_log(self, reason: str, at: datetime) -> None:
+        value = json.dumps({"reason": reason, "at": _iso(at)})
+        with _translated():
+            self._client.set(self._k_halted, value, nx=True)  # NX keeps the first reason
+
+    def log_halted(self) -> str | None:
+        with _translated():
+            raw = self._client.get(self._k_halted)
+        return None if raw is None else json.loads(raw)["reason"]
+
+    def resume_log(self) -> None:
+        with _translated():
+            self._client.delete(self._k_halted)
+
+
+def _append_outcome(reply: object) -> Outcome:
+    if isinstance(reply, int):
+        return reply, None
+    if reply == _CONFLICT:
+        return None, StoreConflict("A credential id or digest exists or repeats in the batch")
+    if reply == _HALTED:
+        return None, LogHalted()
+    error: StoreError = (
+        StoreUnavailable("Redis is unreachable") if isinstance(reply, redis.exceptions.ReadOnlyError)
+        else StoreError("Redis refused the log append")
+    )
+    if isinstance(reply, BaseException):
+        error.__cause__ = reply
+    return None, error

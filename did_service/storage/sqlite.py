@@ -3,6 +3,10 @@
 One database file shared by every worker process. Each (process, thread) gets its own connection, opened on
 first use: SQLite connections must not cross a fork, and a store built before gunicorn forks its workers would
 otherwise hand the parent's connection to every child.
+
+Log appends are serialized across processes by ``BEGIN IMMEDIATE`` (the database write lock). Within one
+process, concurrent ``append_log`` calls are merged by ``GroupCommit`` into one transaction with one fsync,
+each call inside its own SAVEPOINT so that one call's conflict undoes that call only.
 """
 
 from __future__ import annotations
@@ -12,52 +16,115 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from did_service.errors import ConfigurationError, StoreConflict, StoreUnavailable
-from did_service.storage.base import CredentialRecord, KeyRecord, TokenRecord
+from did_service.errors import ConfigurationError, LogHalted, StoreConflict, StoreError, StoreUnavailable
+from did_service.storage.base import (
+    CheckpointRecord,
+    CredentialRecord,
+    KeyRecord,
+    LogAppend,
+    LogLeaf,
+    NodeId,
+    TokenRecord,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _BUSY_TIMEOUT_MS = 10_000
+HASH_SIZE = 32  # SHA-256: leaf and node hashes
+_INT64_MAX = 2**63 - 1  # SQLite integers are 64-bit; a larger bound binds as an OverflowError
+
+
+def clamp_int64(value: int) -> int:
+    return max(-_INT64_MAX, min(value, _INT64_MAX))
+
+_META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS signing_keys (
+    """CREATE TABLE log_leaves (
+        idx INTEGER PRIMARY KEY,
+        leaf_hash BLOB NOT NULL,
+        entry BLOB NOT NULL
+    )""",
+    "CREATE INDEX log_leaves_by_hash ON log_leaves (leaf_hash)",
+    """CREATE TABLE log_nodes (
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE checkpoints (
+        size INTEGER PRIMARY KEY,
+        root_hash BLOB NOT NULL,
+        note TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE signing_keys (
         kid TEXT PRIMARY KEY,
         alg TEXT NOT NULL,
         public_jwk TEXT NOT NULL,
         encrypted_private_key BLOB NOT NULL,
         created_at TEXT NOT NULL,
-        status TEXT NOT NULL
+        status TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        retired_at TEXT,
+        log_index INTEGER REFERENCES log_leaves (idx),
+        retired_log_index INTEGER REFERENCES log_leaves (idx)
     )""",
-    """CREATE TABLE IF NOT EXISTS tokens (
+    """CREATE TABLE tokens (
         token_id TEXT PRIMARY KEY,
         token_hash TEXT NOT NULL UNIQUE,
         role TEXT NOT NULL,
         created_at TEXT NOT NULL,
         revoked_at TEXT
     )""",
-    """CREATE TABLE IF NOT EXISTS credentials (
-        credential_id TEXT PRIMARY KEY,
+    # Keyed by leaf index, so rows are appended in order, and the two lookups by random keys (id, digest) are the
+    # only indexes: each index is one more page, hence one more WAL frame, per commit.
+    """CREATE TABLE credentials (
+        credential_id TEXT NOT NULL UNIQUE,
         credential_type TEXT NOT NULL,
         format TEXT NOT NULL,
-        digest TEXT NOT NULL,
+        digest TEXT NOT NULL UNIQUE,
         issuer_kid TEXT NOT NULL,
         issued_at TEXT NOT NULL,
         valid_from TEXT NOT NULL,
         valid_until TEXT,
-        extra TEXT NOT NULL
+        extra TEXT NOT NULL,
+        leaf_index INTEGER PRIMARY KEY REFERENCES log_leaves (idx)
     )""",
 )
 
-_KEY_COLUMNS = "kid, alg, public_jwk, encrypted_private_key, created_at, status"
+_KEY_COLUMNS = (
+    "kid, alg, public_jwk, encrypted_private_key, created_at, status, purpose, retired_at, log_index, retired_log_index"
+)
 _TOKEN_COLUMNS = "token_id, token_hash, role, created_at, revoked_at"
 _CREDENTIAL_COLUMNS = (
-    "credential_id, credential_type, format, digest, issuer_kid, issued_at, valid_from, valid_until, extra"
+    "credential_id, credential_type, format, digest, issuer_kid, issued_at, valid_from, valid_until, extra, leaf_index"
 )
+_CHECKPOINT_COLUMNS = "size, root_hash, note, created_at"
+_HALTED = "log_halted"  # meta row: JSON {reason, at}; present while the log is halted
+# The next leaf index and whether the log is halted, in one statement. MAX over the rowid is a seek to the last
+# row, not a scan. Read inside a write transaction, it stays true until COMMIT: no other connection can write.
+_LOG_STATE = (
+    "SELECT (SELECT COALESCE(MAX(idx) + 1, 0) FROM log_leaves),"
+    f" EXISTS (SELECT 1 FROM meta WHERE name = '{_HALTED}')"
+)
+
+# All requested ids travel as one JSON parameter, so any number of them is one statement (bound parameters are
+# capped at 32766). Level 0 is answered from the leaves: leaf hashes are stored once.
+_READ_NODES = """
+WITH wanted (level, idx) AS (
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)
+)
+SELECT w.level, w.idx, l.leaf_hash FROM wanted AS w JOIN log_leaves AS l ON l.idx = w.idx WHERE w.level = 0
+UNION ALL
+SELECT w.level, w.idx, n.hash FROM wanted AS w JOIN log_nodes AS n ON n.level = w.level AND n.idx = w.idx
+"""
 
 
 def _to_iso(value: datetime) -> str:
@@ -84,12 +151,19 @@ def _dump_json(value: dict) -> str:
 
 
 def _key_row(r: KeyRecord) -> tuple:
-    return (r.kid, r.alg, _dump_json(r.public_jwk), r.encrypted_private_key, _to_iso(r.created_at), r.status)
+    # log_index and retired_log_index are the store's to set; the caller's values are not taken.
+    return (
+        r.kid, r.alg, _dump_json(r.public_jwk), r.encrypted_private_key, _to_iso(r.created_at), r.status, r.purpose,
+        _opt_iso(r.retired_at),
+    )
 
 
 def _key_from_row(row: tuple) -> KeyRecord:
-    kid, alg, jwk, private, created_at, status = row
-    return KeyRecord(kid, alg, json.loads(jwk), bytes(private), _from_iso(created_at), status)
+    kid, alg, jwk, private, created_at, status, purpose, retired_at, log_index, retired_log_index = row
+    return KeyRecord(
+        kid, alg, json.loads(jwk), bytes(private), _from_iso(created_at), status, purpose, _opt_from_iso(retired_at),
+        log_index, retired_log_index,
+    )
 
 
 def _token_from_row(row: tuple) -> TokenRecord:
@@ -98,6 +172,7 @@ def _token_from_row(row: tuple) -> TokenRecord:
 
 
 def _credential_row(r: CredentialRecord) -> tuple:
+    """Every column but leaf_index, which the append decides."""
     return (
         r.credential_id,
         r.credential_type,
@@ -112,11 +187,138 @@ def _credential_row(r: CredentialRecord) -> tuple:
 
 
 def _credential_from_row(row: tuple) -> CredentialRecord:
-    cid, ctype, fmt, digest, kid, issued_at, valid_from, valid_until, extra = row
+    cid, ctype, fmt, digest, kid, issued_at, valid_from, valid_until, extra, leaf_index = row
     return CredentialRecord(
         cid, ctype, fmt, digest, kid, _from_iso(issued_at), _from_iso(valid_from), _opt_from_iso(valid_until),
-        json.loads(extra),
+        json.loads(extra), leaf_index,
     )
+
+
+def _checkpoint_from_row(row: tuple) -> CheckpointRecord:
+    size, root_hash, note, created_at = row
+    return CheckpointRecord(size, bytes(root_hash), note, _from_iso(created_at))
+
+
+def check_hash(value: bytes, what: str) -> bytes:
+    if not isinstance(value, bytes) or len(value) != HASH_SIZE:
+        raise ValueError(f"{what} must be {HASH_SIZE} bytes")
+    return value
+
+
+def check_appends(appends: Sequence[LogAppend]) -> None:
+    """Argument errors, raised before anything is written."""
+    for append in appends:
+        if not isinstance(append.entry, bytes):
+            raise ValueError("a log entry must be bytes")
+        check_hash(append.leaf_hash, "a leaf hash")
+        if append.credential is not None and not append.credential.credential_id:
+            raise ValueError("a credential needs an id")
+
+
+def check_checkpoint(checkpoint: CheckpointRecord, nodes: Mapping[NodeId, bytes], previous_size: int | None) -> None:
+    """Argument errors, raised before anything is written: what the arguments alone show to be wrong."""
+    check_hash(checkpoint.root_hash, "a root hash")
+    if checkpoint.size < 0 or (previous_size is not None and checkpoint.size <= previous_size):
+        raise ValueError("checkpoint sizes must strictly increase")
+    for (level, index), value in nodes.items():
+        check_hash(value, "a node hash")
+        # Only complete subtrees inside the checkpoint's tree: a node reaching past its size would be a guess.
+        if level < 0 or index < 0 or (index + 1) << level > checkpoint.size:
+            raise ValueError("a node must be a complete subtree within the checkpoint's size")
+
+
+def check_rotation(new: Sequence[KeyRecord], retire: Sequence[str], added: Sequence[LogAppend],
+                   retired: Sequence[LogAppend]) -> None:
+    if len(added) != len(new) or len(retired) != len(retire):
+        raise ValueError("one log entry per new key and per retired key is needed")
+    check_appends([*added, *retired])
+
+
+# --- group commit -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Request:
+    payload: Any
+    done: bool = False
+    result: Any = None
+    error: Exception | None = None
+
+
+# (result, None) or (None, the exception this call alone failed with), one per payload, in order.
+Outcome = tuple[Any, Exception | None]
+
+
+class GroupCommit:
+    """Leader/follower group commit for the threads of one process (shared by the SQLite and Redis stores).
+
+    A caller queues its request. If no commit is running it becomes the leader at once and commits everything
+    queued, its own request included, so a lone caller never waits for company. Callers arriving meanwhile
+    wait; when the leader is done, one of them leads the next group with everything queued by then. A request
+    therefore waits at most for the commit in progress (there is no timer), and the group size adapts to the
+    load. ``commit`` gets the payloads of one group and returns one Outcome per payload only after the group
+    is durable; it raises StoreError/StoreConflict when the whole group failed (nothing of it written).
+    """
+
+    def __init__(self, commit: Callable[[list[Any]], list[Outcome]]) -> None:
+        self._commit = commit
+        self._cv = threading.Condition()
+        self._queue: list[_Request] = []
+        self._leading = False
+        self.commits = 0  # groups committed: an observable measure of the grouping
+
+    def queued(self) -> int:
+        """Requests waiting for the next group (for tests that stage a group)."""
+        with self._cv:
+            return len(self._queue)
+
+    def submit(self, payload: Any) -> Any:
+        request = _Request(payload)
+        with self._cv:
+            self._queue.append(request)
+            while not request.done:
+                if self._leading:
+                    self._cv.wait()
+                    continue
+                self._leading = True
+                batch, self._queue = self._queue, []
+                outcomes: list[Outcome] | None = None
+                self._cv.release()
+                try:
+                    outcomes = self._run(batch)
+                finally:
+                    self._cv.acquire()
+                    self._leading = False
+                    for i, member in enumerate(batch):
+                        # outcomes is None only if _run raised something unexpected: that exception propagates
+                        # from the leader, and the others in its group must not wait forever.
+                        member.result, member.error = (
+                            outcomes[i] if outcomes is not None else (None, StoreError("The group commit failed"))
+                        )
+                        member.done = True
+                    self._cv.notify_all()
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def _run(self, batch: list[_Request]) -> list[Outcome]:
+        try:
+            outcomes = self._commit([r.payload for r in batch])
+        except (StoreError, StoreConflict) as exc:
+            # Each caller raises its own exception object: one object raised in several threads would collect
+            # all of their tracebacks.
+            return [(None, _copy_error(exc)) for _ in batch]
+        self.commits += 1  # only the leader runs this
+        return outcomes
+
+
+def _copy_error(exc: StoreError | StoreConflict) -> Exception:
+    copy = type(exc)(exc.detail)
+    copy.__cause__ = exc
+    return copy
+
+
+# --- the store ----------------------------------------------------------------------------------------------
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -145,6 +347,12 @@ def _translated() -> Iterator[None]:
         raise StoreUnavailable("The SQLite database cannot be used") from exc
 
 
+@dataclass(frozen=True)
+class _AppendRows:
+    leaves: list[tuple[bytes, bytes]]  # (leaf_hash, entry)
+    credentials: list[tuple | None]  # _credential_row or None, one per leaf
+
+
 class SqliteStore:
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
@@ -152,6 +360,8 @@ class SqliteStore:
         # Keyed by pid too: after a fork the child finds its parent's entries here and must leave them alone
         # (closing them in the child is as unsafe as using them).
         self._connections: dict[tuple[int, int], sqlite3.Connection] = {}
+        # One group per process, for the same reason: a fork may copy a group mid-commit.
+        self._groups: dict[int, GroupCommit] = {}
         self._schema_ready = False
 
     # -- connections ---------------------------------------------------------------------------------------
@@ -192,12 +402,15 @@ class SqliteStore:
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         with self._transaction(conn):
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-            (found,) = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+            conn.execute(_META)
+            row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+            # The version is read before anything is created: CREATE TABLE IF NOT EXISTS would leave an older
+            # database's tables as they are and only fail later, on a missing column.
+            if row is None:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        found = str(SCHEMA_VERSION) if row is None else row[0]
         if found != str(SCHEMA_VERSION):
             raise ConfigurationError(f"The SQLite database has schema version {found}; expected {SCHEMA_VERSION}")
         self._schema_ready = True
@@ -205,8 +418,9 @@ class SqliteStore:
     @staticmethod
     @contextmanager
     def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-        # IMMEDIATE takes the write lock up front, so read-then-write units (add_keys_if_none) cannot
-        # interleave with another writer and fail late with SQLITE_BUSY.
+        # IMMEDIATE takes the write lock up front, so read-then-write units (add_keys_if_none, appends) cannot
+        # interleave with another writer and fail late with SQLITE_BUSY. It is also what serializes appends
+        # across processes.
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -226,6 +440,90 @@ class SqliteStore:
         with _translated():
             return self._conn().execute(sql, params).fetchall()
 
+    def _group(self) -> GroupCommit:
+        pid = os.getpid()
+        group = self._groups.get(pid)
+        if group is None:
+            with self._lock:
+                group = self._groups.setdefault(pid, GroupCommit(self._commit_appends))
+        return group
+
+    @property
+    def commits(self) -> int:
+        """append_log transactions committed by this process (fewer than calls when group commit merges them)."""
+        return self._group().commits
+
+    # -- log helpers (inside a write transaction) ----------------------------------------------------------
+
+    @staticmethod
+    def _append_leaves(conn: sqlite3.Connection, leaves: Sequence[tuple[bytes, bytes]]) -> int:
+        """Append after the last leaf; return the first new index. Refuses while the log is halted."""
+        start, halted = conn.execute(_LOG_STATE).fetchone()
+        if halted:
+            raise LogHalted()
+        conn.executemany(
+            "INSERT INTO log_leaves (idx, leaf_hash, entry) VALUES (?, ?, ?)",
+            [(start + i, leaf_hash, entry) for i, (leaf_hash, entry) in enumerate(leaves)],
+        )
+        return start
+
+    @staticmethod
+    def _insert_calls(conn: sqlite3.Connection, start: int, calls: Sequence[_AppendRows]) -> None:
+        """The rows of ``calls`` in order from leaf ``start``: one statement per table, however many calls."""
+        leaves, credentials = [], []
+        index = start
+        for rows in calls:
+            for (leaf_hash, entry), credential in zip(rows.leaves, rows.credentials):
+                leaves.append((index, leaf_hash, entry))
+                if credential is not None:
+                    credentials.append((*credential, index))
+                index += 1
+        conn.executemany("INSERT INTO log_leaves (idx, leaf_hash, entry) VALUES (?, ?, ?)", leaves)
+        if credentials:
+            conn.executemany(
+                f"INSERT INTO credentials ({_CREDENTIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", credentials
+            )
+
+    def _commit_appends(self, batch: list[_AppendRows]) -> list[Outcome]:
+        with self._write() as conn:
+            start, halted = conn.execute(_LOG_STATE).fetchone()
+            if halted:
+                return [(None, LogHalted()) for _ in batch]
+            # Statements cost more than rows here (each one hands the GIL to the other threads and waits to get
+            # it back), so the whole group is first tried as one insert per table. That is the same as running
+            # the calls one after another when none of them conflicts; if one does, the attempt is undone and
+            # the calls run one by one, each in its own SAVEPOINT, so that the failing one fails alone.
+            conn.execute("SAVEPOINT append_group")
+            try:
+                self._insert_calls(conn, start, batch)
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK TO append_group")
+                outcomes = self._append_one_by_one(conn, start, batch)
+            else:
+                outcomes = []
+                for rows in batch:
+                    outcomes.append((list(range(start, start + len(rows.leaves))), None))
+                    start += len(rows.leaves)
+            conn.execute("RELEASE append_group")
+        return outcomes  # only now, after COMMIT: no caller hears of a write that is not durable
+
+    def _append_one_by_one(self, conn: sqlite3.Connection, start: int, batch: list[_AppendRows]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for rows in batch:
+            conn.execute("SAVEPOINT append_call")
+            try:
+                self._insert_calls(conn, start, [rows])
+            except sqlite3.IntegrityError as exc:
+                conn.execute("ROLLBACK TO append_call")
+                conflict = StoreConflict("A credential id or digest exists or repeats in the batch")
+                conflict.__cause__ = exc
+                outcomes.append((None, conflict))
+            else:
+                outcomes.append((list(range(start, start + len(rows.leaves))), None))
+                start += len(rows.leaves)
+            conn.execute("RELEASE append_call")
+        return outcomes
+
     # -- Store ---------------------------------------------------------------------------------------------
 
     def ping(self) -> None:
@@ -242,17 +540,56 @@ class SqliteStore:
     def durability_problem(self) -> str | None:
         return None  # every connection runs WAL with synchronous=FULL
 
-    def add_keys_if_none(self, records: Sequence[KeyRecord]) -> list[KeyRecord]:
+    # keys
+
+    def add_keys_if_none(self, records: Sequence[KeyRecord], entries: Sequence[LogAppend] = ()) -> list[KeyRecord]:
+        if entries and len(entries) != len(records):
+            raise ValueError("entries must be empty or one per key record")
+        check_appends(entries)
         rows = [_key_row(r) for r in records]
         with self._write() as conn:
-            if conn.execute("SELECT 1 FROM signing_keys LIMIT 1").fetchone() is None:
-                conn.executemany(f"INSERT INTO signing_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            if rows and conn.execute("SELECT 1 FROM signing_keys LIMIT 1").fetchone() is None:
+                start = self._append_leaves(conn, [(e.leaf_hash, e.entry) for e in entries]) if entries else None
+                conn.executemany(
+                    f"INSERT INTO signing_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    [(*row, None if start is None else start + i) for i, row in enumerate(rows)],
+                )
             stored = conn.execute(f"SELECT {_KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid").fetchall()
         return [_key_from_row(row) for row in stored]
 
     def list_keys(self) -> list[KeyRecord]:
         rows = self._read(f"SELECT {_KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid")
         return [_key_from_row(row) for row in rows]
+
+    def rotate_keys(
+        self,
+        new: Sequence[KeyRecord],
+        retire: Sequence[str],
+        added_entries: Sequence[LogAppend],
+        retired_entries: Sequence[LogAppend],
+        at: datetime,
+    ) -> list[KeyRecord]:
+        check_rotation(new, retire, added_entries, retired_entries)
+        rows = [_key_row(r) for r in new]
+        retired_at = _to_iso(at)
+        with self._write() as conn:
+            start = self._append_leaves(conn, [(e.leaf_hash, e.entry) for e in [*added_entries, *retired_entries]])
+            conn.executemany(
+                f"INSERT INTO signing_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                [(*row, start + i) for i, row in enumerate(rows)],
+            )
+            for i, kid in enumerate(retire):
+                cursor = conn.execute(
+                    "UPDATE signing_keys SET status = 'retired', retired_at = ?, retired_log_index = ?"
+                    " WHERE kid = ? AND status = 'active'",
+                    (retired_at, start + len(rows) + i, kid),
+                )
+                if cursor.rowcount == 0:
+                    raise StoreConflict("A key to retire is not an active key")  # rolls the whole unit back
+            stored = conn.execute(f"SELECT {_KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid").fetchall()
+        return [_key_from_row(row) for row in stored]
+
+    # tokens
 
     def add_token(self, record: TokenRecord) -> None:
         r = record
@@ -276,17 +613,102 @@ class SqliteStore:
         rows = self._read(f"SELECT {_TOKEN_COLUMNS} FROM tokens ORDER BY created_at, token_id")
         return [_token_from_row(row) for row in rows]
 
-    def add_credentials(self, records: Sequence[CredentialRecord]) -> None:
-        if not records:
-            return
-        rows = [_credential_row(r) for r in records]
-        with self._write() as conn:
-            conn.executemany(
-                f"INSERT INTO credentials ({_CREDENTIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-            )
+    # credentials
 
     def get_credential(self, credential_id: str) -> CredentialRecord | None:
         rows = self._read(
             f"SELECT {_CREDENTIAL_COLUMNS} FROM credentials WHERE credential_id = ?", (credential_id,)
         )
         return _credential_from_row(rows[0]) if rows else None
+
+    def get_credential_by_digest(self, digest: str) -> CredentialRecord | None:
+        rows = self._read(f"SELECT {_CREDENTIAL_COLUMNS} FROM credentials WHERE digest = ?", (digest,))
+        return _credential_from_row(rows[0]) if rows else None
+
+    # transparency log
+
+    def append_log(self, appends: Sequence[LogAppend]) -> list[int]:
+        if not appends:
+            return []
+        check_appends(appends)
+        # Rows are built (and naive datetimes refused) in the caller's thread, before joining a group.
+        rows = _AppendRows(
+            [(a.leaf_hash, a.entry) for a in appends],
+            [None if a.credential is None else _credential_row(a.credential) for a in appends],
+        )
+        return self._group().submit(rows)
+
+    def log_size(self) -> int:
+        ((size, _),) = self._read(_LOG_STATE)
+        return size
+
+    def read_leaves(self, start: int, end: int) -> list[LogLeaf]:
+        if start < 0:
+            raise ValueError("start must not be negative")
+        rows = self._read(
+            "SELECT idx, entry, leaf_hash FROM log_leaves WHERE idx >= ? AND idx < ? ORDER BY idx",
+            (clamp_int64(start), clamp_int64(end)),
+        )
+        return [LogLeaf(idx, bytes(entry), bytes(leaf_hash)) for idx, entry, leaf_hash in rows]
+
+    def read_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        if not ids:
+            return {}
+        wanted = json.dumps([[int(level), int(index)] for level, index in ids])
+        rows = self._read(_READ_NODES, (wanted,))
+        return {(level, index): bytes(value) for level, index, value in rows}
+
+    def find_leaf_index(self, leaf_hash: bytes) -> int | None:
+        rows = self._read("SELECT idx FROM log_leaves WHERE leaf_hash = ? ORDER BY idx LIMIT 1", (leaf_hash,))
+        return rows[0][0] if rows else None
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        rows = self._read(f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY size DESC LIMIT 1")
+        return _checkpoint_from_row(rows[0]) if rows else None
+
+    def list_checkpoints(self, after_size: int = -1, limit: int = 1000) -> list[CheckpointRecord]:
+        if limit <= 0:
+            return []
+        rows = self._read(
+            f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints WHERE size > ? ORDER BY size LIMIT ?",
+            (clamp_int64(after_size), clamp_int64(limit)),
+        )
+        return [_checkpoint_from_row(row) for row in rows]
+
+    def add_checkpoint(
+        self, checkpoint: CheckpointRecord, nodes: Mapping[NodeId, bytes], previous_size: int | None
+    ) -> bool:
+        check_checkpoint(checkpoint, nodes, previous_size)
+        row = (checkpoint.size, checkpoint.root_hash, checkpoint.note, _to_iso(checkpoint.created_at))
+        with self._write() as conn:
+            (latest,) = conn.execute("SELECT MAX(size) FROM checkpoints").fetchone()
+            size, _ = conn.execute(_LOG_STATE).fetchone()
+            if latest != previous_size or checkpoint.size > size:
+                return False
+            # Level 0 is the leaf hash, stored with the leaf: it is checked below, not stored twice.
+            conn.executemany(
+                "INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?) ON CONFLICT (level, idx) DO NOTHING",
+                [(level, index, value) for (level, index), value in nodes.items() if level > 0],
+            )
+            if nodes:
+                # Stored hashes never change: a node already stored (or a leaf) with another hash is refused, not
+                # replaced, and the whole unit is rolled back.
+                stored = conn.execute(_READ_NODES, (json.dumps([list(node) for node in nodes]),)).fetchall()
+                if any(nodes[(level, index)] != value for level, index, value in stored):
+                    raise StoreConflict("A subtree hash differs from the one stored")
+            conn.execute(f"INSERT INTO checkpoints ({_CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?)", row)
+        return True
+
+    def halt_log(self, reason: str, at: datetime) -> None:
+        value = json.dumps({"reason": reason, "at": _to_iso(at)})
+        with self._write() as conn:
+            # OR IGNORE keeps the first reason: the first failure is the one to investigate.
+            conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)", (_HALTED, value))
+
+    def log_halted(self) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE name = ?", (_HALTED,))
+        return json.loads(rows[0][0])["reason"] if rows else None
+
+    def resume_log(self) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM meta WHERE name = ?", (_HALTED,))

@@ -3,71 +3,16 @@ a kill -9 of a Redis that does. Each test starts its own redis-server; the share
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import time
-from pathlib import Path
+import hashlib
 
 import pytest
-import redis
 
 from did_service.clock import utcnow
-from did_service.errors import ConfigurationError
+from did_service.errors import ConfigurationError, StoreUnavailable
 from did_service.services.container import build_services
-from did_service.storage.base import CredentialRecord
+from did_service.storage.base import CredentialRecord, LogAppend
 from did_service.storage.redis import RedisStore
-from tests.support import free_port, issue_body, make_settings
-
-
-class OwnRedis:
-    def __init__(self, folder: Path, *args: str) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            if os.environ.get("CI") == "true":
-                pytest.fail("redis-server is not installed")
-            pytest.skip("redis-server is not installed")
-        self.binary, self.folder, self.args = binary, folder, args
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.start()
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "", *self.args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.kill()
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    servers: list[OwnRedis] = []
-
-    def start(*args: str) -> OwnRedis:
-        server = OwnRedis(tmp_path, *args)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+from tests.support import issue_body, make_settings
 
 
 def test_non_durable_redis_is_reported_and_refused_in_production(own_redis, tmp_path):
@@ -102,10 +47,10 @@ def test_unreachable_redis_is_unavailable_not_a_crash(own_redis):
     server = own_redis("--appendonly", "no")
     store = RedisStore(server.url)
     server.kill()
-    from did_service.errors import StoreUnavailable
 
     record = CredentialRecord("urn:uuid:x", "T", "vc+jwt", "0" * 64, "k", utcnow(), utcnow())
+    entry = b'{"kind":"issued"}'
     with pytest.raises(StoreUnavailable):
-        store.add_credentials([record])
+        store.append_log([LogAppend(entry, hashlib.sha256(b"\x00" + entry).digest(), record)])
     with pytest.raises(StoreUnavailable):
         store.durability_problem()
