@@ -138,6 +138,73 @@ def cmd_did_show(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_log_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from did_service.core.tlog.audit import audit
+    from did_service.services.log_sources import HttpLogSource, StoreLogSource
+    from did_service.storage import open_store
+
+    if args.url:
+        base = args.url.rstrip("/")
+        source = HttpLogSource(base if base.endswith("/log/v1") else base + "/log/v1")
+    else:
+        source = StoreLogSource(open_store(args.store))
+    result = audit(source)
+    _print_json({"ok": result.ok, "checkpoints": result.checkpoints, "entries": result.entries,
+                 "first_bad_index": result.first_bad_index, "problem": result.problem})
+    return EXIT_OK if result.ok else EXIT_NOT_VERIFIED
+
+
+def cmd_log_receipt(args: argparse.Namespace, settings: Settings) -> int:
+    """Fetch (from this instance's log) and verify the receipt of the credential in FILE."""
+    from did_service.core.tlog import credential_digest
+    from did_service.core.tlog.receipt import verify_receipt
+    from did_service.core.verifier.verify import extract_jwt
+
+    text = _read_text(args.file).strip()
+    value = strict_json.loads(text) if text.startswith("{") else text
+    if isinstance(value, dict) and "verifiableCredential" in value:
+        value = value["verifiableCredential"]
+    digest = credential_digest(extract_jwt(value))
+    svc = _services(settings)
+    receipt = svc.log.receipt(digest)
+    entry, checkpoint = verify_receipt(receipt, svc.log.identity.vkey, origin=svc.log.identity.origin)
+    if entry.credential_digest != digest:
+        print("error: anchor_mismatch: the receipt is for another credential", file=sys.stderr)
+        return EXIT_NOT_VERIFIED
+    _print_json({"verified": True, "credential_digest": digest, "tree_size": checkpoint.size, **receipt.to_json()})
+    return EXIT_OK
+
+
+def cmd_log_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    print(_services(settings).log.checkpoint().note, end="")
+    return EXIT_OK
+
+
+def cmd_log_resume(args: argparse.Namespace, settings: Settings) -> int:
+    store = _services(settings).store
+    reason = store.log_halted()
+    store.resume_log()
+    print(f"resumed (was halted: {reason})" if reason else "the log was not halted", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_key_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from did_service.services.keyring import load_kek, rotate_key
+
+    svc = _services(settings)
+    key, _ = rotate_key(svc.store, load_kek(settings, create=False), svc.issuer_did, args.alg, utcnow())
+    print(f"{svc.issuer_did}#{key.kid}")
+    print("restart `did-service serve` so it signs with the new key", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_key_list(args: argparse.Namespace, settings: Settings) -> int:
+    for record in _services(settings).store.list_keys():
+        print(f"{record.kid}\t{record.purpose}\t{record.alg}\t{record.status}\tadded@{record.log_index}"
+              + (f"\tretired@{record.retired_log_index}" if record.retired_log_index is not None else ""))
+    return EXIT_OK
+
+
 def _read_text(name: str) -> str:
     if name == "-":
         return sys.stdin.read()
@@ -192,6 +259,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_token_revoke)
     p = token.add_parser("list", help="list token ids, roles and states")
     p.set_defaults(func=cmd_token_list)
+
+    logs = sub.add_parser("log", help="the transparency log").add_subparsers(dest="log_command", required=True)
+    p = logs.add_parser("audit", help="recompute the whole log, check every checkpoint; exit 1 at the first bad index")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="a did_service base URL (or its /log/v1)")
+    source.add_argument("--store", help="a store URL (sqlite:///... or redis://...)")
+    p.set_defaults(func=cmd_log_audit)
+    p = logs.add_parser("receipt", help="print and verify the log receipt of a credential (FILE or '-')")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_log_receipt)
+    p = logs.add_parser("checkpoint", help="publish what was appended and print the latest signed checkpoint")
+    p.set_defaults(func=cmd_log_checkpoint)
+    p = logs.add_parser("resume", help="clear a halt after investigating why the log failed verification")
+    p.set_defaults(func=cmd_log_resume)
+
+    keys = sub.add_parser("key", help="issuer keys").add_subparsers(dest="key_command", required=True)
+    p = keys.add_parser("rotate", help="add a new issuer key for ALG and retire the active one (it stays published)")
+    p.add_argument("--alg", choices=["EdDSA", "ES256"], required=True)
+    p.set_defaults(func=cmd_key_rotate)
+    p = keys.add_parser("list", help="list keys, their purpose, state and log positions")
+    p.set_defaults(func=cmd_key_list)
 
     did = sub.add_parser("did", help="the issuer's DID").add_subparsers(dest="did_command", required=True)
     p = did.add_parser("show", help="print the issuer's DID document")

@@ -25,7 +25,13 @@ def multikey_method_id(did: str, key: SigningKey) -> str:
     return f"{did}#{public_key_multibase(key.public_key)}"
 
 
-def build_issuer_document(did: str, keys: Iterable[SigningKey]) -> dict:
+def build_issuer_document(
+    did: str, keys: Iterable[SigningKey], *, log_endpoint: str | None = None, log_vkey: str | None = None
+) -> dict:
+    """``keys``: every issuer key, retired ones included, so credentials they signed still verify.
+
+    The transparency log is a service entry: its endpoint and the C2SP verifier key its checkpoints are signed with.
+    """
     builder = DIDDocumentBuilder(did, context=list(DID_CONTEXTS))
     for key in keys:
         for method in (
@@ -40,4 +46,9 @@ def build_issuer_document(did: str, keys: Iterable[SigningKey]) -> dict:
         ):
             builder.assertion_method.reference(method.id)
             builder.authentication.reference(method.id)
-    return builder.build().serialize()
+    document = builder.build().serialize()
+    if log_endpoint:
+        document["service"] = [
+            {"id": f"{did}#transparency-log", "type": "TransparencyLog", "serviceEndpoint": log_endpoint, "verifierKey": log_vkey}
+        ]
+    return document

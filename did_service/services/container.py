@@ -14,10 +14,11 @@ from did_service.core.did import did_web_from_url
 from did_service.core.did_document import build_issuer_document
 from did_service.core.schema import SchemaRegistry
 from did_service.core.verifier.report import Report
-from did_service.core.verifier.verify import verify_credential
+from did_service.core.verifier.verify import AnchorEvidence, IssuerLog, verify_credential
 from did_service.services.issuance import IssuanceService
 from did_service.services.keyring import Keyring, ensure_issuer_keys, load_kek
 from did_service.services.resolver import Resolver
+from did_service.services.transparency import LogIdentity, TransparencyLog
 from did_service.storage import open_store
 from did_service.storage.base import Store
 
@@ -34,11 +35,26 @@ class Services:
     did_document: dict[str, Any]
     resolver: Resolver
     issuance: IssuanceService
+    log: TransparencyLog
     clock: Callable[[], datetime] = utcnow
 
     def verify_credential(self, value: Any) -> Report:
+        own_log = IssuerLog(self.log.identity.vkey, self.log.identity.origin, self._anchor_evidence)
         return verify_credential(
-            value, resolve=self.resolver, registry=self.registry, trusted_issuers={self.issuer_did}, now=self.clock()
+            value,
+            resolve=self.resolver,
+            registry=self.registry,
+            trusted_issuers={self.issuer_did},
+            now=self.clock(),
+            issuer_logs={self.issuer_did: own_log},
+        )
+
+    def _anchor_evidence(self, digest: str) -> AnchorEvidence:
+        receipt = self.log.receipt(digest)
+        record = self.store.get_credential_by_digest(digest)
+        key = next((k for k in self.store.list_keys() if record and k.kid == record.issuer_kid), None)
+        return AnchorEvidence(
+            receipt, key.log_index if key else None, key.retired_log_index if key else None
         )
 
 
@@ -60,9 +76,18 @@ def build_services(
     if create_kek is None:
         create_kek = create_keys and not settings.production
     kek = load_kek(settings, create=create_kek)
-    keyring = ensure_issuer_keys(store, kek, clock(), create=create_keys)
     issuer_did = did_web_from_url(settings.public_url)
-    document = build_issuer_document(issuer_did, keyring.keys)
+    keyring = ensure_issuer_keys(store, kek, issuer_did, clock(), create=create_keys)
+    transparency = TransparencyLog(store, LogIdentity(log_origin(settings.public_url), keyring.log_key.private_key), clock)
+    document = build_issuer_document(
+        issuer_did, [state.key for state in keyring.issuer_keys], log_endpoint=f"{settings.public_url}/log/v1",
+        log_vkey=transparency.identity.vkey,
+    )
     resolver = Resolver(issuer_did, lambda: document)
     issuance = IssuanceService(store, keyring, registry, issuer_did, settings.default_alg)
-    return Services(settings, store, registry, issuer_did, keyring, document, resolver, issuance, clock)
+    return Services(settings, store, registry, issuer_did, keyring, document, resolver, issuance, transparency, clock)
+
+
+def log_origin(public_url: str) -> str:
+    """The C2SP origin line: the log's schema-less URL, e.g. `id.jeju.example/log`."""
+    return public_url.split("://", 1)[1].rstrip("/") + "/log"

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Sequence
 
+from did_service.core import tlog
 from did_service.core.credential import build_credential, enveloped, jwt_claims, parse_issue_request
 from did_service.core.did_document import jwk_method_id
 from did_service.core.proofs.jose import sign_compact
 from did_service.core.schema import SchemaRegistry
 from did_service.services.keyring import Keyring
-from did_service.storage.base import CredentialRecord, Store
+from did_service.storage.base import CredentialRecord, LogAppend, Store
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class IssuedCredential:
     credential: dict[str, Any]
     jwt: str
     record: CredentialRecord
+    entry: bytes  # the log entry anchoring it
+    leaf_index: int | None = None
 
     @property
     def enveloped(self) -> dict[str, Any]:
@@ -41,10 +43,12 @@ class IssuanceService:
         return self.issue_many([body], now)[0]
 
     def issue_many(self, bodies: Sequence[dict[str, Any]], now: datetime) -> list[IssuedCredential]:
-        """Issue several credentials in one durable write: all of them are recorded, or none is returned."""
+        """Issue several credentials in one durable log append: all are anchored and recorded, or none is returned."""
         issued = [self._sign(body, now) for body in bodies]
-        self._store.add_credentials([item.record for item in issued])
-        return issued
+        indexes = self._store.append_log(
+            [LogAppend(item.entry, tlog.leaf_hash(item.entry), item.record) for item in issued]
+        )
+        return [replace(item, leaf_index=index) for item, index in zip(issued, indexes)]
 
     def _sign(self, body: dict[str, Any], now: datetime) -> IssuedCredential:
         request = parse_issue_request(body, self._registry)
@@ -52,14 +56,25 @@ class IssuanceService:
         credential_id = f"urn:uuid:{uuid.uuid4()}"
         credential = build_credential(request, issuer=self.issuer_did, credential_id=credential_id, now=now)
         token = sign_compact(jwt_claims(credential, now), key, jwk_method_id(self.issuer_did, key), "vc+jwt")
+        digest = tlog.credential_digest(token)
+        entry = tlog.encode_entry(
+            tlog.IssuedEntry(
+                credential_digest=digest,
+                credential_id=credential_id,
+                credential_type=request.credential_type.name,
+                issuer_kid=jwk_method_id(self.issuer_did, key),
+                status=(),
+                time=now,
+            )
+        )
         record = CredentialRecord(
             credential_id=credential_id,
             credential_type=request.credential_type.name,
             format=request.format,
-            digest=hashlib.sha256(token.encode("ascii")).hexdigest(),
+            digest=digest,
             issuer_kid=key.kid,
             issued_at=now,
             valid_from=request.valid_from or now.replace(microsecond=0),
             valid_until=request.valid_until,
         )
-        return IssuedCredential(credential=credential, jwt=token, record=record)
+        return IssuedCredential(credential=credential, jwt=token, record=record, entry=entry)

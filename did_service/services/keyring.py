@@ -12,7 +12,9 @@ from did_service.config import Settings
 from did_service.core import keys as keylib
 from did_service.core.keys import SigningKey
 from did_service.errors import ConfigurationError
-from did_service.storage.base import KeyRecord, Store
+from did_service.core import tlog
+from did_service.core.did import public_key_multibase
+from did_service.storage.base import KeyRecord, LogAppend, Store
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,22 @@ def load_kek(settings: Settings, *, create: bool) -> bytes:
 
 
 @dataclass(frozen=True)
+class KeyState:
+    """A decrypted key with its history in the log (leaf indexes of its added / retired entries)."""
+
+    key: SigningKey
+    record: KeyRecord
+
+
+@dataclass(frozen=True)
 class Keyring:
-    keys: tuple[SigningKey, ...]
+    issuer_keys: tuple[KeyState, ...]  # active and retired: retired keys stay published so old credentials verify
+    log_key: SigningKey
+
+    @property
+    def keys(self) -> tuple[SigningKey, ...]:
+        """The active issuer keys (the ones that sign)."""
+        return tuple(state.key for state in self.issuer_keys if state.record.status == "active")
 
     def for_alg(self, alg: str) -> SigningKey:
         for key in self.keys:
@@ -56,33 +72,76 @@ class Keyring:
                 return key
         raise ConfigurationError(f"the issuer has no active {alg} key")
 
+    def state(self, kid: str) -> KeyState | None:
+        for state in self.issuer_keys:
+            if state.key.kid == kid:
+                return state
+        return None
 
-def ensure_issuer_keys(store: Store, kek: bytes, now: datetime, *, create: bool = True) -> Keyring:
-    """Create the issuer's EdDSA and ES256 keys on first start (when ``create``); decrypt the active ones."""
+
+def new_key_record(alg: str, purpose: str, kek: bytes, now: datetime) -> tuple[SigningKey, KeyRecord]:
+    key = keylib.signing_key_from_private(keylib.generate_private_key(alg))
+    record = KeyRecord(
+        kid=key.kid,
+        alg=key.alg,
+        public_jwk=key.public_jwk,
+        encrypted_private_key=keylib.encrypt_private_key(key.private_key, kek, key.kid),
+        created_at=now,
+        purpose=purpose,
+    )
+    return key, record
+
+
+def key_entry(did: str, key: SigningKey, action: str, now: datetime) -> LogAppend:
+    entry = tlog.encode_entry(
+        tlog.KeyEntry(did=did, kid=f"{did}#{key.kid}", action=action, public_key_multibase=public_key_multibase(key.public_key), time=now)
+    )
+    return LogAppend(entry=entry, leaf_hash=tlog.leaf_hash(entry))
+
+
+def ensure_issuer_keys(store: Store, kek: bytes, did: str, now: datetime, *, create: bool = True) -> Keyring:
+    """Create the issuer's EdDSA and ES256 keys and the log key on first start (when ``create``), each logged as
+    an `added` key entry in the same write; decrypt them all."""
     records = store.list_keys()
     if not records and not create:
         raise ConfigurationError("this instance has no issuer keys yet: run `did-service init`")
     if not records:
-        fresh = []
-        for alg in keylib.ALGORITHMS:
-            key = keylib.signing_key_from_private(keylib.generate_private_key(alg))
-            fresh.append(
-                KeyRecord(
-                    kid=key.kid,
-                    alg=key.alg,
-                    public_jwk=key.public_jwk,
-                    encrypted_private_key=keylib.encrypt_private_key(key.private_key, kek, key.kid),
-                    created_at=now,
-                )
-            )
-        records = store.add_keys_if_none(fresh)
-    active = []
+        fresh = [new_key_record(alg, "issuer", kek, now) for alg in keylib.ALGORITHMS]
+        fresh.append(new_key_record("EdDSA", "log", kek, now))
+        records = store.add_keys_if_none(
+            [record for _, record in fresh], [key_entry(did, key, "added", now) for key, _ in fresh]
+        )
+    return load_keyring(records, kek)
+
+
+def load_keyring(records: list[KeyRecord], kek: bytes) -> Keyring:
+    issuer_keys, log_keys = [], []
     for record in records:
-        if record.status != "active":
-            continue
         private_key = keylib.decrypt_private_key(record.encrypted_private_key, kek, record.kid)
         key = keylib.signing_key_from_private(private_key)
         if key.kid != record.kid:
             raise ConfigurationError("a stored key does not match its key id")
-        active.append(key)
-    return Keyring(tuple(active))
+        if record.purpose == "log":
+            if record.status == "active":
+                log_keys.append(key)
+        else:
+            issuer_keys.append(KeyState(key, record))
+    if len(log_keys) != 1:
+        raise ConfigurationError("the instance must have exactly one active log key")
+    return Keyring(tuple(issuer_keys), log_keys[0])
+
+
+def rotate_key(store: Store, kek: bytes, did: str, alg: str, now: datetime) -> tuple[SigningKey, list[KeyRecord]]:
+    """A new issuer key for ``alg``; the active one it replaces is retired (a `rotated` entry) but stays published."""
+    current = [r for r in store.list_keys() if r.purpose == "issuer" and r.alg == alg and r.status == "active"]
+    key, record = new_key_record(alg, "issuer", kek, now)
+    retired = [load_keyring_key(r, kek) for r in current]
+    records = store.rotate_keys(
+        [record], [r.kid for r in current], [key_entry(did, key, "added", now)],
+        [key_entry(did, old, "rotated", now) for old in retired], now,
+    )
+    return key, records
+
+
+def load_keyring_key(record: KeyRecord, kek: bytes) -> SigningKey:
+    return keylib.signing_key_from_private(keylib.decrypt_private_key(record.encrypted_private_key, kek, record.kid))

@@ -6,7 +6,7 @@ from flask import Flask
 
 from did_service.config import Settings
 from did_service.services.container import Services, build_services
-from did_service.web import problems, vc_api, wellknown
+from did_service.web import log_api, problems, vc_api, wellknown
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
@@ -15,7 +15,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False
     app.json.ensure_ascii = False
@@ -23,6 +22,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     problems.init_app(app)
     app.register_blueprint(vc_api.bp)
     app.register_blueprint(wellknown.bp)
+    app.register_blueprint(log_api.bp)
 
     @app.after_request
     def _security_headers(response):

@@ -17,7 +17,8 @@ def issue():
     body = json_object()
     svc = services()
     issued = svc.issuance.issue(body, svc.clock())
-    response = jsonify({"verifiableCredential": issued.enveloped})
+    # The leaf index says where the credential is anchored; its receipt is at /log/v1/receipt/<digest>.
+    response = jsonify({"verifiableCredential": issued.enveloped, "leafIndex": issued.leaf_index})
     response.status_code = 201
     return response
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
 
+from did_service.errors import LogHalted
 from did_service.web.extensions import services
 
 bp = Blueprint("wellknown", __name__)
@@ -29,5 +30,9 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    services().store.ping()
+    store = services().store
+    store.ping()
+    halted = store.log_halted()
+    if halted:
+        raise LogHalted(halted)
     return jsonify({"status": "ready"})

@@ -13,6 +13,8 @@ from did_service.services.keyring import ensure_issuer_keys, load_kek
 from did_service.storage.sqlite import SqliteStore
 from tests.support import make_settings
 
+DID = "did:web:issuer.example"
+
 
 def test_kek_file_is_created_0600_once(tmp_path):
     settings = make_settings(tmp_path / "instance")
@@ -46,19 +48,22 @@ def test_issuer_keys_are_created_once_and_stored_encrypted(tmp_path):
     store = SqliteStore(tmp_path / "db.sqlite")
     kek = new_kek()
     with ThreadPoolExecutor(4) as pool:
-        rings = list(pool.map(lambda _: ensure_issuer_keys(store, kek, utcnow()), range(4)))
+        rings = list(pool.map(lambda _: ensure_issuer_keys(store, kek, DID, utcnow()), range(4)))
     kids = {tuple(sorted(k.kid for k in ring.keys)) for ring in rings}
     assert len(kids) == 1
     records = store.list_keys()
-    assert sorted(r.alg for r in records) == ["ES256", "EdDSA"]
+    assert sorted((r.purpose, r.alg) for r in records) == [("issuer", "ES256"), ("issuer", "EdDSA"), ("log", "EdDSA")]
+    # Each key's creation is the log's first entries, in the same write.
+    assert sorted(r.log_index for r in records) == [0, 1, 2] and store.log_size() == 3
     ring = rings[0]
+    assert ring.log_key.kid in {r.kid for r in records if r.purpose == "log"}
     for record in records:
-        key = next(k for k in ring.keys if k.kid == record.kid)
+        key = next(k for k in (*ring.keys, ring.log_key) if k.kid == record.kid)
         assert record.public_jwk["x"] == key.public_jwk["x"]
         assert "d" not in record.public_jwk
         raw = key.private_key.private_bytes_raw() if record.alg == "EdDSA" else key.private_key.private_numbers().private_value.to_bytes(32, "big")
         assert raw not in record.encrypted_private_key
     assert (tmp_path / "db.sqlite").read_bytes().find(raw) == -1
     with pytest.raises(KeyDecryptionError):
-        ensure_issuer_keys(store, new_kek(), utcnow())
+        ensure_issuer_keys(store, new_kek(), DID, utcnow())
     assert ring.for_alg("ES256").alg == "ES256"

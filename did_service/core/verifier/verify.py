@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Callable, Collection
+from typing import Any, Callable, Collection, Mapping
 
 from jwcrypto.jwk import JWK
 
@@ -27,10 +27,33 @@ from did_service.core.keys import PublicKey, alg_for_public_key
 from did_service.core.proofs.jose import JoseError, ParsedJws, parse_compact, public_jwk_object, verify_signature
 from did_service.core.schema import CredentialType, SchemaRegistry
 from did_service.core.verifier.report import Report
-from did_service.errors import ResolutionError, SchemaViolation, Unprocessable
+from did_service.core.tlog.entries import credential_digest
+from did_service.core.tlog.receipt import Receipt, verify_receipt
+from did_service.errors import DidServiceError, NotFound, ResolutionError, SchemaViolation, Unprocessable
 
 LEEWAY = timedelta(seconds=60)
 Resolve = Callable[[str], dict]
+
+
+@dataclass(frozen=True)
+class AnchorEvidence:
+    """What a log says about one credential: its receipt, and when its signing key entered and left service."""
+
+    receipt: Receipt
+    key_added_index: int | None
+    key_retired_index: int | None
+
+
+@dataclass(frozen=True)
+class IssuerLog:
+    """An issuer's transparency log: its checkpoint verifier key and origin, and how to fetch evidence by digest.
+
+    ``lookup`` raises NotFound when the digest is not in the log and any other DidServiceError when the log could
+    not be asked (then the check could not run)."""
+
+    vkey: str
+    origin: str
+    lookup: Callable[[str], AnchorEvidence]
 
 
 @dataclass(frozen=True)
@@ -87,7 +110,13 @@ def _issuer_id(issuer: Any) -> str | None:
 
 
 def verify_credential(
-    value: Any, *, resolve: Resolve, registry: SchemaRegistry, trusted_issuers: Collection[str], now: datetime
+    value: Any,
+    *,
+    resolve: Resolve,
+    registry: SchemaRegistry,
+    trusted_issuers: Collection[str],
+    now: datetime,
+    issuer_logs: Mapping[str, IssuerLog] | None = None,
 ) -> Report:
     """``trusted_issuers``: the DIDs allowed to issue the registered credential types (identity, residence...).
 
@@ -110,6 +139,9 @@ def verify_credential(
     if credential_type is not None:
         _check_trusted_issuer(report, jwt_vc, trusted_issuers)
     _check_status(report, jwt_vc)
+    issuer_log = (issuer_logs or {}).get(_issuer_id(jwt_vc.issuer) or "")
+    if issuer_log is not None:
+        _check_anchored(report, jwt_vc, issuer_log)
     return report
 
 
@@ -287,3 +319,38 @@ def _check_status(report: Report, jwt_vc: JwtCredential) -> None:
     if "credentialStatus" in jwt_vc.credential:
         # Status lists arrive with the revocation issue; until then the status cannot be known, so say so.
         report.could_not_run("status", "status_check_unsupported", "credential status lists are not checked yet")
+
+
+def _check_anchored(report: Report, jwt_vc: JwtCredential, issuer_log: IssuerLog) -> None:
+    """The exact token is in the issuer's log under a signed checkpoint, and its key was in service at that point."""
+    digest = credential_digest(jwt_vc.parsed.token)
+    try:
+        evidence = issuer_log.lookup(digest)
+    except NotFound:
+        report.failed("anchored", "not_anchored", "the credential is not in the issuer's transparency log")
+        report.could_not_run("key_history", "not_anchored", "no log position to compare the key's history with")
+        return
+    except DidServiceError as exc:
+        report.could_not_run("anchored", exc.code, exc.detail)
+        report.could_not_run("key_history", exc.code, "the log could not be read")
+        return
+    try:
+        entry, _ = verify_receipt(evidence.receipt, issuer_log.vkey, origin=issuer_log.origin)
+    except DidServiceError as exc:
+        report.failed("anchored", exc.code, f"the log receipt does not verify: {exc.detail}")
+        report.could_not_run("key_history", "not_anchored", "no verified log position")
+        return
+    kid = jwt_vc.parsed.header.get("kid", "")
+    kid = _issuer_id(jwt_vc.issuer) + kid if kid.startswith("#") else kid
+    if entry.credential_digest != digest or entry.credential_id != jwt_vc.credential.get("id") or entry.issuer_kid != kid:
+        report.failed("anchored", "anchor_mismatch", "the log entry is for another credential or key")
+        report.could_not_run("key_history", "not_anchored", "no matching log entry")
+        return
+    report.passed("anchored")
+    index = evidence.receipt.leaf_index
+    added, retired = evidence.key_added_index, evidence.key_retired_index
+    if added is None or added >= index or (retired is not None and retired <= index):
+        report.failed("key_history", "key_not_active", "the signing key was not in service when the credential was logged")
+    else:
+        report.passed("key_history")
+
