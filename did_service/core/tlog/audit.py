@@ -8,6 +8,9 @@ finds the first entry that is not included under that checkpoint by asking the s
 path and checking it against the signed root: a source cannot forge a path that verifies.
 
 The source is trusted for nothing. Entries after the latest checkpoint are not covered (nothing signed them yet).
+When a source rewrote an entry's stored leaf hash along with its bytes, the paths it serves for that entry's
+sibling carry the forged hash too, so the first failing index is the entry or its sibling; when only the bytes
+were changed it is exactly the entry.
 """
 
 from __future__ import annotations
