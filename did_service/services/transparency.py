@@ -64,8 +64,12 @@ class TransparencyLog:
                 if latest is None:
                     raise LogHalted(halted)
                 return latest  # the last good checkpoint stays published; nothing new is signed
-            if self._publish(latest, size):
-                continue
+            try:
+                self._publish(latest, size)
+            except LogHalted:
+                if latest is None:
+                    raise
+                return latest  # halted just now: readers keep the last good checkpoint, nothing new is signed
         latest = self._store.latest_checkpoint()
         if latest is None:
             raise LogHalted("no checkpoint could be published")
