@@ -8,6 +8,7 @@ arbitrary nesting. This module refuses all of them with one error type.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MAX_DEPTH = 64
@@ -30,6 +31,7 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_reject_constant)
 
 
@@ -77,7 +79,10 @@ def loads(data: str | bytes) -> Any:
         raise
     except ValueError as exc:  # integers longer than sys.get_int_max_str_digits()
         raise StrictJsonError("number too large") from exc
-    _check_tree(value)
+    # The walk is only needed when the text could break a rule: enough brackets to nest past the limit, or a
+    # \uD800-\uDFFF escape (decoded UTF-8 itself can never hold a surrogate).
+    if data.count("[") + data.count("{") > MAX_DEPTH or _SURROGATE_ESCAPE.search(data):
+        _check_tree(value)
     return value
 
 

@@ -84,10 +84,13 @@ class StoreLogSource:
     """A store opened directly (for the operator's own audit). The verifier key is built from the stored log key
     and the origin the first checkpoint names: the signature check then ties every checkpoint to that key."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, vkey: str | None = None) -> None:
         self._store = store
+        self._vkey = vkey
 
     def verifier_key(self) -> str:
+        if self._vkey:
+            return self._vkey
         log_keys = [k for k in self._store.list_keys() if k.purpose == "log" and k.status == "active"]
         first = self._store.list_checkpoints(limit=1)
         if len(log_keys) != 1 or not first:

@@ -15,6 +15,7 @@ filter: callers must still put only opaque identifiers in entries. Error message
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
@@ -235,7 +236,15 @@ def encode_entry(entry: Entry) -> bytes:
     """The entry's RFC 8785 canonical JSON bytes: the exact bytes the log stores and hashes."""
     if not isinstance(entry, (IssuedEntry, StatusEntry, KeyEntry)):
         raise TypeError("not a log entry")
-    return rfc8785.dumps(_members(entry))
+    return _jcs(_members(entry))
+
+
+def _jcs(members: dict[str, Any]) -> bytes:
+    """RFC 8785 bytes. Entries hold only strings, integers below 2**53 and lists/objects of them; for such values
+    whose text is ASCII, sorted-key compact ``json.dumps`` is byte-identical to JCS (same key order, same escapes,
+    same integer form) and several times faster, which matters to an audit decoding a million entries."""
+    text = json.dumps(members, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode("ascii") if text.isascii() else rfc8785.dumps(members)
 
 
 def decode_entry(data: bytes) -> Entry:

@@ -281,3 +281,24 @@ def test_time_format_round_trip_and_padding():
 def test_credential_digest_is_sha256_hex_of_the_exact_text():
     jwt = "eyJhbGciOiJFZERTQSJ9.e30.sig"
     assert credential_digest(jwt) == hashlib.sha256(jwt.encode()).hexdigest() == credential_digest(jwt.encode())
+
+
+def test_fast_canonical_form_equals_rfc8785_on_ascii_and_unicode():
+    """The json.dumps fast path must give exactly what the RFC 8785 library gives."""
+    import rfc8785
+    from hypothesis import given, settings, strategies as st
+
+    from did_service.core.tlog.entries import _jcs
+
+    value = st.recursive(
+        st.one_of(st.text(max_size=20), st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1), st.booleans(), st.none()),
+        lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+        max_leaves=12,
+    )
+
+    @settings(max_examples=2000, deadline=None)
+    @given(st.dictionaries(st.text(max_size=8), value, max_size=6))
+    def check(members):
+        assert _jcs(members) == rfc8785.dumps(members)
+
+    check()
