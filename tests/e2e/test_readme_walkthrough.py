@@ -81,8 +81,10 @@ def test_walkthrough_runs_as_written(served):
     assert result.returncode == 0, result.stderr + result.stdout
     out = result.stdout
     verified = re.findall(r'"verified":\s*(true|false)', out)
-    # curl verify (true), curl verify of the tampered copy (false), CLI verify (true), CLI verify tampered (false)
-    assert verified == ["true", "false", "true", "false"], out
+    # curl verify (true), curl verify of the tampered copy (false), CLI verify (true), CLI verify tampered (false),
+    # then the log receipt of the issued credential (true)
+    assert verified == ["true", "false", "true", "false", "true"], out
+    assert '"ok": true' in out  # the log audit
     assert '"invalid_signature"' in out
     assert "VERIFIED" in out and "NOT VERIFIED (exit 1)" in out
     assert '"id":"did:web:127.0.0.1%3A' in out.replace(" ", "")
