@@ -5,7 +5,8 @@
 Issuance = parse request + JSON Schema + build + sign + durable store write (SQLite WAL, synchronous=FULL,
 one transaction per credential; with --batch also N credentials per transaction).
 Verification = parse + resolve issuer key (own did:web, local) + pin alg + signature + data model + validity +
-schema. Baselines: jwcrypto's JWS object API signing and verifying the same payload with the same key.
+schema + trusted issuer + anchored (receipt from the log: store reads, inclusion proof, checkpoint signature,
+cached per checkpoint) + key history; each of 20,000 distinct credentials is verified once. Baselines: jwcrypto's JWS object API signing and verifying the same payload with the same key.
 """
 
 from __future__ import annotations
@@ -110,7 +111,10 @@ def main() -> None:
         )
         results["durable commit alone (store floor)"] = rate(commit_only(Path(tmp)), args.seconds) if args.store == "sqlite" else float("nan")
         results["jwcrypto verify (baseline)"] = rate(raw_verify, args.seconds)
-        results["verify vc+jwt (full report)"] = rate(lambda: svc.verify_credential(sample.jwt), args.seconds)
+        # Distinct credentials, each verified once, as a verifier sees them (no per-credential cache can help).
+        tokens = iter([item.jwt for item in svc.issuance.issue_many([body] * 20000, utcnow())])
+        svc.log.checkpoint()
+        results["verify vc+jwt (full report)"] = rate(lambda: svc.verify_credential(next(tokens)), min(args.seconds, 2.0))
         svc.store.close()
 
     sign_base = results["jwcrypto sign (baseline)"]

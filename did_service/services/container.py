@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from did_service.clock import utcnow
 from did_service.config import Settings
-from did_service.errors import ConfigurationError
+from did_service.errors import ConfigurationError, NotFound
 from did_service.core.did import did_web_from_url
 from did_service.core.did_document import build_issuer_document
 from did_service.core.schema import SchemaRegistry
@@ -50,12 +50,13 @@ class Services:
         )
 
     def _anchor_evidence(self, digest: str) -> AnchorEvidence:
-        receipt = self.log.receipt(digest)
         record = self.store.get_credential_by_digest(digest)
-        key = next((k for k in self.store.list_keys() if record and k.kid == record.issuer_kid), None)
-        return AnchorEvidence(
-            receipt, key.log_index if key else None, key.retired_log_index if key else None
-        )
+        if record is None or record.leaf_index is None:
+            raise NotFound("no credential with this digest is in the log", code="not_in_log")
+        receipt = self.log.receipt_for(record)
+        # Read from the store, not this process's key ring: another process may have rotated the key since.
+        key = next((k for k in self.store.list_keys() if k.kid == record.issuer_kid), None)
+        return AnchorEvidence(receipt, key.log_index if key else None, key.retired_log_index if key else None)
 
 
 def build_services(

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from did_service.core import tlog
 from did_service.core.tlog.receipt import Receipt
 from did_service.errors import LogHalted, NotFound
-from did_service.storage.base import CheckpointRecord, NodeId, Store
+from did_service.storage.base import CheckpointRecord, CredentialRecord, NodeId, Store
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,14 @@ class TransparencyLog:
         record = self._store.get_credential_by_digest(credential_digest)
         if record is None or record.leaf_index is None:
             raise NotFound("no credential with this digest is in the log", code="not_in_log")
-        checkpoint = self.checkpoint()
+        return self.receipt_for(record)
+
+    def receipt_for(self, record: CredentialRecord) -> Receipt:
+        if record.leaf_index is None:
+            raise NotFound("the credential has no log position", code="not_in_log")
+        checkpoint = self._store.latest_checkpoint()
+        if checkpoint is None or record.leaf_index >= checkpoint.size:
+            checkpoint = self.checkpoint()  # publish only when the entry is not yet under a checkpoint
         if record.leaf_index >= checkpoint.size:
             raise LogHalted("the credential's entry is appended but not yet published")
         (leaf,) = self._store.read_leaves(record.leaf_index, record.leaf_index + 1)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from did_service.core.tlog.checkpoint import Checkpoint, VerifierKey, parse_and_verify_checkpoint
+from did_service.core.tlog.checkpoint import Checkpoint, parse_and_verify_checkpoint
 from did_service.core.tlog.entries import IssuedEntry, decode_entry
 from did_service.core.tlog.hashing import leaf_hash
 from did_service.core.tlog.proofs import ProofError, verify_inclusion
@@ -59,11 +60,15 @@ def _b64(value: Any) -> bytes:
         raise InvalidReceipt("expected base64 text") from exc
 
 
-def verify_receipt(
-    receipt: Receipt, vkey: str | VerifierKey, *, origin: str | None = None
-) -> tuple[IssuedEntry, Checkpoint]:
+@lru_cache(maxsize=64)
+def _verified_checkpoint(note: str, vkey: str, origin: str | None) -> Checkpoint:
+    # A note that verified under a key verifies forever; verifiers see the same few checkpoints again and again.
+    return parse_and_verify_checkpoint(note, vkey, origin=origin)
+
+
+def verify_receipt(receipt: Receipt, vkey: str, *, origin: str | None = None) -> tuple[IssuedEntry, Checkpoint]:
     """The issued entry and the checkpoint it is proven under; raises (ProofError, CheckpointError...) otherwise."""
-    checkpoint = parse_and_verify_checkpoint(receipt.checkpoint, vkey, origin=origin)
+    checkpoint = _verified_checkpoint(receipt.checkpoint, vkey, origin)
     if receipt.leaf_index >= checkpoint.size:
         raise ProofError("the leaf is not under this checkpoint")
     verify_inclusion(leaf_hash(receipt.entry), receipt.leaf_index, checkpoint.size, list(receipt.audit_path), checkpoint.root_hash)
