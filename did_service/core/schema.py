@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import referencing.exceptions
 from jsonschema import Draft202012Validator, ValidationError
 from referencing.jsonschema import DRAFT202012
 
+from did_service.core import strict_json
 from did_service.errors import ConfigurationError, SchemaViolation, UnknownCredentialType, Unprocessable
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -257,28 +257,11 @@ class SchemaRegistry:
 # --- loading helpers ----------------------------------------------------------------------------------------
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            # json keeps the last duplicate silently; in a schema that hides a rule someone wrote.
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _read_schema(file: Path) -> dict[str, Any]:
     try:
-        document = json.loads(
-            file.read_text(encoding="utf-8"),
-            object_pairs_hook=_reject_duplicate_keys,
-            parse_constant=_reject_constant,
-        )
-    except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        # Strict: json keeps the last duplicate key silently; in a schema that hides a rule someone wrote.
+        document = strict_json.loads(file.read_bytes())
+    except (OSError, strict_json.StrictJsonError) as exc:
         raise ConfigurationError(f"{file.name}: cannot read schema: {exc}") from exc
     if not isinstance(document, dict):
         raise ConfigurationError(f"{file.name}: a schema must be a JSON object")

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -54,10 +53,11 @@ from did_service.storage.base import (
     NodeId,
     TokenRecord,
 )
-from did_service.storage.sqlite import (
+from did_service.storage.shared import (
     HASH_SIZE,
     GroupCommit,
     Outcome,
+    ProcessGroups,
     check_appends,
     check_checkpoint,
     check_rotation,
@@ -475,7 +475,7 @@ class RedisStore:
         self._checkpoints = self._client.register_script(_CHECKPOINTS)
         self._credential_by_digest = self._client.register_script(_CREDENTIAL_BY_DIGEST)
         self._lock = threading.Lock()
-        self._groups: dict[int, GroupCommit] = {}  # one per process: a fork may copy a group mid-commit
+        self._groups = ProcessGroups(self._commit_appends)  # one per process: a fork may copy a group mid-commit
 
     def _log_keys(self) -> list[str]:
         """The keys of _LOG_PRELUDE, with a fresh call key."""
@@ -483,12 +483,7 @@ class RedisStore:
                 self._prefix + "log:call:" + _call_token()]
 
     def _group(self) -> GroupCommit:
-        pid = os.getpid()
-        group = self._groups.get(pid)
-        if group is None:
-            with self._lock:
-                group = self._groups.setdefault(pid, GroupCommit(self._commit_appends))
-        return group
+        return self._groups.get()
 
     @property
     def commits(self) -> int:

@@ -16,14 +16,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
-from did_service.errors import ConfigurationError, LogHalted, StoreConflict, StoreError, StoreUnavailable
+from did_service.errors import ConfigurationError, LogHalted, StoreConflict, StoreUnavailable
 from did_service.storage.base import (
     CheckpointRecord,
     CredentialRecord,
@@ -33,15 +32,19 @@ from did_service.storage.base import (
     NodeId,
     TokenRecord,
 )
+from did_service.storage.shared import (
+    GroupCommit,
+    Outcome,
+    ProcessGroups,
+    check_appends,
+    check_checkpoint,
+    check_rotation,
+    clamp_int64,
+)
 
 SCHEMA_VERSION = 2
 _BUSY_TIMEOUT_MS = 10_000
-HASH_SIZE = 32  # SHA-256: leaf and node hashes
-_INT64_MAX = 2**63 - 1  # SQLite integers are 64-bit; a larger bound binds as an OverflowError
 
-
-def clamp_int64(value: int) -> int:
-    return max(-_INT64_MAX, min(value, _INT64_MAX))
 
 _META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
@@ -199,125 +202,6 @@ def _checkpoint_from_row(row: tuple) -> CheckpointRecord:
     return CheckpointRecord(size, bytes(root_hash), note, _from_iso(created_at))
 
 
-def check_hash(value: bytes, what: str) -> bytes:
-    if not isinstance(value, bytes) or len(value) != HASH_SIZE:
-        raise ValueError(f"{what} must be {HASH_SIZE} bytes")
-    return value
-
-
-def check_appends(appends: Sequence[LogAppend]) -> None:
-    """Argument errors, raised before anything is written."""
-    for append in appends:
-        if not isinstance(append.entry, bytes):
-            raise ValueError("a log entry must be bytes")
-        check_hash(append.leaf_hash, "a leaf hash")
-        if append.credential is not None and not append.credential.credential_id:
-            raise ValueError("a credential needs an id")
-
-
-def check_checkpoint(checkpoint: CheckpointRecord, nodes: Mapping[NodeId, bytes], previous_size: int | None) -> None:
-    """Argument errors, raised before anything is written: what the arguments alone show to be wrong."""
-    check_hash(checkpoint.root_hash, "a root hash")
-    if checkpoint.size < 0 or (previous_size is not None and checkpoint.size <= previous_size):
-        raise ValueError("checkpoint sizes must strictly increase")
-    for (level, index), value in nodes.items():
-        check_hash(value, "a node hash")
-        # Only complete subtrees inside the checkpoint's tree: a node reaching past its size would be a guess.
-        if level < 0 or index < 0 or (index + 1) << level > checkpoint.size:
-            raise ValueError("a node must be a complete subtree within the checkpoint's size")
-
-
-def check_rotation(new: Sequence[KeyRecord], retire: Sequence[str], added: Sequence[LogAppend],
-                   retired: Sequence[LogAppend]) -> None:
-    if len(added) != len(new) or len(retired) != len(retire):
-        raise ValueError("one log entry per new key and per retired key is needed")
-    check_appends([*added, *retired])
-
-
-# --- group commit -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Request:
-    payload: Any
-    done: bool = False
-    result: Any = None
-    error: Exception | None = None
-
-
-# (result, None) or (None, the exception this call alone failed with), one per payload, in order.
-Outcome = tuple[Any, Exception | None]
-
-
-class GroupCommit:
-    """Leader/follower group commit for the threads of one process (shared by the SQLite and Redis stores).
-
-    A caller queues its request. If no commit is running it becomes the leader at once and commits everything
-    queued, its own request included, so a lone caller never waits for company. Callers arriving meanwhile
-    wait; when the leader is done, one of them leads the next group with everything queued by then. A request
-    therefore waits at most for the commit in progress (there is no timer), and the group size adapts to the
-    load. ``commit`` gets the payloads of one group and returns one Outcome per payload only after the group
-    is durable; it raises StoreError/StoreConflict when the whole group failed (nothing of it written).
-    """
-
-    def __init__(self, commit: Callable[[list[Any]], list[Outcome]]) -> None:
-        self._commit = commit
-        self._cv = threading.Condition()
-        self._queue: list[_Request] = []
-        self._leading = False
-        self.commits = 0  # groups committed: an observable measure of the grouping
-
-    def queued(self) -> int:
-        """Requests waiting for the next group (for tests that stage a group)."""
-        with self._cv:
-            return len(self._queue)
-
-    def submit(self, payload: Any) -> Any:
-        request = _Request(payload)
-        with self._cv:
-            self._queue.append(request)
-            while not request.done:
-                if self._leading:
-                    self._cv.wait()
-                    continue
-                self._leading = True
-                batch, self._queue = self._queue, []
-                outcomes: list[Outcome] | None = None
-                self._cv.release()
-                try:
-                    outcomes = self._run(batch)
-                finally:
-                    self._cv.acquire()
-                    self._leading = False
-                    for i, member in enumerate(batch):
-                        # outcomes is None only if _run raised something unexpected: that exception propagates
-                        # from the leader, and the others in its group must not wait forever.
-                        member.result, member.error = (
-                            outcomes[i] if outcomes is not None else (None, StoreError("The group commit failed"))
-                        )
-                        member.done = True
-                    self._cv.notify_all()
-        if request.error is not None:
-            raise request.error
-        return request.result
-
-    def _run(self, batch: list[_Request]) -> list[Outcome]:
-        try:
-            outcomes = self._commit([r.payload for r in batch])
-        except (StoreError, StoreConflict) as exc:
-            # Each caller raises its own exception object: one object raised in several threads would collect
-            # all of their tracebacks.
-            return [(None, _copy_error(exc)) for _ in batch]
-        self.commits += 1  # only the leader runs this
-        return outcomes
-
-
-def _copy_error(exc: StoreError | StoreConflict) -> Exception:
-    copy = type(exc)(exc.detail)
-    copy.__cause__ = exc
-    return copy
-
-
 # --- the store ----------------------------------------------------------------------------------------------
 
 
@@ -361,7 +245,7 @@ class SqliteStore:
         # (closing them in the child is as unsafe as using them).
         self._connections: dict[tuple[int, int], sqlite3.Connection] = {}
         # One group per process, for the same reason: a fork may copy a group mid-commit.
-        self._groups: dict[int, GroupCommit] = {}
+        self._groups = ProcessGroups(self._commit_appends)  # one per process: a fork may copy a group mid-commit
         self._schema_ready = False
 
     # -- connections ---------------------------------------------------------------------------------------
@@ -441,12 +325,7 @@ class SqliteStore:
             return self._conn().execute(sql, params).fetchall()
 
     def _group(self) -> GroupCommit:
-        pid = os.getpid()
-        group = self._groups.get(pid)
-        if group is None:
-            with self._lock:
-                group = self._groups.setdefault(pid, GroupCommit(self._commit_appends))
-        return group
+        return self._groups.get()
 
     @property
     def commits(self) -> int:

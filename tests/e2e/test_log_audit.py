@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 
 from did_service.core import tlog
-from tests.e2e.test_readme_walkthrough import DID_SERVICE, served  # noqa: F401 (fixture)
+from tests.e2e.conftest import DID_SERVICE
 from tests.support import SUBJECTS_DIR
 
 
