@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -155,3 +156,26 @@ def test_batch_issue_is_all_or_nothing(initialized, tmp_path):
         assert conn.execute("SELECT count(*) FROM credentials").fetchone()[0] == 3
     (tmp_path / "empty.json").write_text("[]")
     assert run("issue", "--type", "DiplomaCredential", "--subject", "empty.json").returncode == 2
+
+
+def test_key_rotation_and_log_commands(initialized, tmp_path):
+    run = initialized
+    before = run("key", "list").stdout.splitlines()
+    assert len(before) == 3 and all("active" in line for line in before)
+    issued = run("issue", "--type", "DiplomaCredential", "--subject", str(SUBJECTS_DIR / "DiplomaCredential.json"))
+    rotated = run("key", "rotate", "--alg", "EdDSA")
+    assert rotated.returncode == 0 and rotated.stdout.startswith("did:web:")
+    after = run("key", "list").stdout.splitlines()
+    assert len(after) == 4 and sum("retired@" in line for line in after) == 1
+    # The old credential still verifies (its key stays published) and a new one is signed by the new key.
+    assert run("verify", "-", stdin=issued.stdout).returncode == 0
+    fresh = run("issue", "--type", "DiplomaCredential", "--subject", str(SUBJECTS_DIR / "DiplomaCredential.json"))
+    header = json.loads(base64.urlsafe_b64decode(fresh.stdout.split(".")[0] + "=="))
+    assert header["kid"] == rotated.stdout.strip()
+    assert run("verify", "-", stdin=fresh.stdout).returncode == 0
+    note = run("log", "checkpoint").stdout.split("\n")
+    assert note[1] == "7"  # three keys, one issuance, the rotation (added + rotated), one issuance
+    audit = run("log", "audit", "--store", f"sqlite:///{tmp_path / 'instance' / 'did_service.db'}")
+    assert audit.returncode == 0 and json.loads(audit.stdout)["entries"] == 7
+    receipt = run("log", "receipt", "-", stdin=fresh.stdout)
+    assert receipt.returncode == 0 and json.loads(receipt.stdout)["leaf_index"] == 6
