@@ -16,7 +16,7 @@ from did_service.core.schema import SchemaRegistry
 from did_service.core.verifier.report import Report
 from did_service.core.verifier.verify import AnchorEvidence, IssuerLog, verify_credential
 from did_service.services.issuance import IssuanceService
-from did_service.services.keyring import Keyring, ensure_issuer_keys, load_kek
+from did_service.services.keyring import Keyring, LiveKeyring, ensure_issuer_keys, load_kek
 from did_service.services.resolver import Resolver
 from did_service.services.transparency import LogIdentity, TransparencyLog
 from did_service.storage import open_store
@@ -31,12 +31,19 @@ class Services:
     store: Store
     registry: SchemaRegistry
     issuer_did: str
-    keyring: Keyring
-    did_document: dict[str, Any]
+    keys: LiveKeyring
     resolver: Resolver
     issuance: IssuanceService
     log: TransparencyLog
     clock: Callable[[], datetime] = utcnow
+
+    @property
+    def keyring(self) -> Keyring:
+        return self.keys.current()[0]
+
+    @property
+    def did_document(self) -> dict[str, Any]:
+        return self.keys.current()[1]
 
     def verify_credential(self, value: Any) -> Report:
         own_log = IssuerLog(self.log.identity.vkey, self.log.identity.origin, self._anchor_evidence)
@@ -80,13 +87,17 @@ def build_services(
     issuer_did = did_web_from_url(settings.public_url)
     keyring = ensure_issuer_keys(store, kek, issuer_did, clock(), create=create_keys)
     transparency = TransparencyLog(store, LogIdentity(log_origin(settings.public_url), keyring.log_key.private_key), clock)
-    document = build_issuer_document(
-        issuer_did, [state.key for state in keyring.issuer_keys], log_endpoint=f"{settings.public_url}/log/v1",
-        log_vkey=transparency.identity.vkey,
-    )
-    resolver = Resolver(issuer_did, lambda: document)
-    issuance = IssuanceService(store, keyring, registry, issuer_did, settings.default_alg)
-    return Services(settings, store, registry, issuer_did, keyring, document, resolver, issuance, transparency, clock)
+
+    def document_for(ring: Keyring) -> dict:
+        return build_issuer_document(
+            issuer_did, [state.key for state in ring.issuer_keys], log_endpoint=f"{settings.public_url}/log/v1",
+            log_vkey=transparency.identity.vkey,
+        )
+
+    keys = LiveKeyring(store, kek, document_for)
+    resolver = Resolver(issuer_did, lambda: keys.current()[1])
+    issuance = IssuanceService(store, keys, registry, issuer_did, settings.default_alg)
+    return Services(settings, store, registry, issuer_did, keys, resolver, issuance, transparency, clock)
 
 
 def log_origin(public_url: str) -> str:

@@ -12,7 +12,7 @@ from did_service.core.credential import build_credential, enveloped, jwt_claims,
 from did_service.core.did_document import jwk_method_id
 from did_service.core.proofs.jose import sign_compact
 from did_service.core.schema import SchemaRegistry
-from did_service.services.keyring import Keyring
+from did_service.services.keyring import Keyring, LiveKeyring
 from did_service.storage.base import CredentialRecord, LogAppend, Store
 
 
@@ -31,10 +31,10 @@ class IssuedCredential:
 
 class IssuanceService:
     def __init__(
-        self, store: Store, keyring: Keyring, registry: SchemaRegistry, issuer_did: str, default_alg: str
+        self, store: Store, keys: LiveKeyring, registry: SchemaRegistry, issuer_did: str, default_alg: str
     ) -> None:
         self._store = store
-        self._keyring = keyring
+        self._keys = keys
         self._registry = registry
         self.issuer_did = issuer_did
         self._default_alg = default_alg
@@ -44,15 +44,16 @@ class IssuanceService:
 
     def issue_many(self, bodies: Sequence[dict[str, Any]], now: datetime) -> list[IssuedCredential]:
         """Issue several credentials in one durable log append: all are anchored and recorded, or none is returned."""
-        issued = [self._sign(body, now) for body in bodies]
+        keyring, _ = self._keys.current(fresh=True)  # never sign with a key another process just retired
+        issued = [self._sign(body, keyring, now) for body in bodies]
         indexes = self._store.append_log(
             [LogAppend(item.entry, tlog.leaf_hash(item.entry), item.record) for item in issued]
         )
         return [replace(item, leaf_index=index) for item, index in zip(issued, indexes)]
 
-    def _sign(self, body: dict[str, Any], now: datetime) -> IssuedCredential:
+    def _sign(self, body: dict[str, Any], keyring: Keyring, now: datetime) -> IssuedCredential:
         request = parse_issue_request(body, self._registry)
-        key = self._keyring.for_alg(request.alg or self._default_alg)
+        key = keyring.for_alg(request.alg or self._default_alg)
         credential_id = f"urn:uuid:{uuid.uuid4()}"
         credential = build_credential(request, issuer=self.issuer_did, credential_id=credential_id, now=now)
         token = sign_compact(jwt_claims(credential, now), key, jwk_method_id(self.issuer_did, key), "vc+jwt")

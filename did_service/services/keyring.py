@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import threading
+import time
 from dataclasses import dataclass
+from typing import Callable
 from datetime import datetime
 
 from did_service.config import Settings
@@ -129,6 +132,35 @@ def load_keyring(records: list[KeyRecord], kek: bytes) -> Keyring:
     if len(log_keys) != 1:
         raise ConfigurationError("the instance must have exactly one active log key")
     return Keyring(tuple(issuer_keys), log_keys[0])
+
+
+class LiveKeyring:
+    """The issuer's keys as the store has them now, so a rotation by another process (the CLI) takes effect
+    without a restart: issuance re-reads the key records every time (it must never sign with a retired key);
+    readers (the DID document, verification) re-read them at most every ``max_age`` seconds."""
+
+    def __init__(
+        self, store: Store, kek: bytes, document_for: Callable[[Keyring], dict], clock: Callable[[], float] = time.monotonic,
+        max_age: float = 1.0,
+    ) -> None:
+        self._store, self._kek, self._document_for = store, kek, document_for
+        self._clock, self._max_age = clock, max_age
+        self._lock = threading.Lock()
+        self._state: tuple[tuple, Keyring, dict] | None = None
+        self._checked = float("-inf")
+
+    def current(self, *, fresh: bool = False) -> tuple[Keyring, dict]:
+        now = self._clock()
+        state = self._state
+        if state is None or fresh or now - self._checked > self._max_age:
+            records = self._store.list_keys()
+            fingerprint = tuple((r.kid, r.status) for r in records)
+            if state is None or state[0] != fingerprint:
+                keyring = load_keyring(records, self._kek)
+                state = (fingerprint, keyring, self._document_for(keyring))
+            with self._lock:
+                self._state, self._checked = state, now
+        return state[1], state[2]
 
 
 def rotate_key(store: Store, kek: bytes, did: str, alg: str, now: datetime) -> tuple[SigningKey, list[KeyRecord]]:

@@ -137,3 +137,18 @@ def test_resume_after_investigation(svc):
         svc.issuance.issue(issue_body(), svc.clock())
     svc.store.resume_log()
     assert svc.issuance.issue(issue_body(), svc.clock()).leaf_index == 3
+
+
+def test_a_running_service_follows_a_rotation_made_elsewhere(svc):
+    """The CLI rotates while the server runs: the server's next credential uses the new key and verifies."""
+    before = svc.issuance.issue(issue_body(), svc.clock())
+    kek = keyring_service.load_kek(svc.settings, create=False)
+    other_process = build_services(svc.settings, store=svc.store)
+    new_key, _ = keyring_service.rotate_key(other_process.store, kek, svc.issuer_did, "EdDSA", svc.clock())
+    after = svc.issuance.issue(issue_body(), svc.clock())
+    assert after.record.issuer_kid == new_key.kid
+    report = svc.verify_credential(after.jwt)
+    assert report.verified, report.to_dict()
+    assert svc.verify_credential(before.jwt).verified
+    svc.keys.current(fresh=True)
+    assert f"{svc.issuer_did}#{new_key.kid}" in [m["id"] for m in svc.did_document["verificationMethod"]]
