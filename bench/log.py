@@ -108,7 +108,7 @@ def main() -> None:
         print(f"consistency proof at {size:,}             {(time.perf_counter() - start) / 200 * 1e6:10.0f} us")
 
         start = time.perf_counter()
-        result = audit(StoreLogSource(store, log.identity.vkey))
+        result = audit(StoreLogSource(store), log.identity.vkey)
         elapsed = time.perf_counter() - start
         assert result.ok, result
         print(f"audit {result.entries:,} entries (decode + hash + check) {elapsed:8.1f} s   target < 30 s; "

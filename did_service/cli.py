@@ -148,10 +148,19 @@ def cmd_log_audit(args: argparse.Namespace, settings: Settings) -> int:
         source = HttpLogSource(base if base.endswith("/log/v1") else base + "/log/v1")
     else:
         source = StoreLogSource(open_store(args.store))
-    result = audit(source)
+    state = Path(args.state) if args.state else None
+    since = state.read_text(encoding="utf-8") if state and state.exists() else None
+    result = audit(source, args.vkey.strip(), since=since)
     _print_json({"ok": result.ok, "checkpoints": result.checkpoints, "entries": result.entries,
                  "first_bad_index": result.first_bad_index, "problem": result.problem})
+    if result.ok and state and result.latest_checkpoint:
+        state.write_text(result.latest_checkpoint, encoding="utf-8")
     return EXIT_OK if result.ok else EXIT_NOT_VERIFIED
+
+
+def cmd_log_key(args: argparse.Namespace, settings: Settings) -> int:
+    print(_services(settings).log.identity.vkey)
+    return EXIT_OK
 
 
 def cmd_log_receipt(args: argparse.Namespace, settings: Settings) -> int:
@@ -265,7 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--url", help="a did_service base URL (or its /log/v1)")
     source.add_argument("--store", help="a store URL (sqlite:///... or redis://...)")
+    p.add_argument("--vkey", required=True,
+                   help="the log's verifier key, pinned once out of band (never taken from the log being audited)")
+    p.add_argument("--state", help="a file remembering the last audited checkpoint: the log must still contain it")
     p.set_defaults(func=cmd_log_audit)
+    p = logs.add_parser("key", help="print this instance's log verifier key (C2SP vkey), for auditors to pin")
+    p.set_defaults(func=cmd_log_key)
     p = logs.add_parser("receipt", help="print and verify the log receipt of a credential (FILE or '-')")
     p.add_argument("file")
     p.set_defaults(func=cmd_log_receipt)

@@ -175,7 +175,8 @@ def test_key_rotation_and_log_commands(initialized, tmp_path):
     assert run("verify", "-", stdin=fresh.stdout).returncode == 0
     note = run("log", "checkpoint").stdout.split("\n")
     assert note[1] == "7"  # three keys, one issuance, the rotation (added + rotated), one issuance
-    audit = run("log", "audit", "--store", f"sqlite:///{tmp_path / 'instance' / 'did_service.db'}")
+    vkey = run("log", "key").stdout.strip()
+    audit = run("log", "audit", "--store", f"sqlite:///{tmp_path / 'instance' / 'did_service.db'}", "--vkey", vkey)
     assert audit.returncode == 0 and json.loads(audit.stdout)["entries"] == 7
     receipt = run("log", "receipt", "-", stdin=fresh.stdout)
     assert receipt.returncode == 0 and json.loads(receipt.stdout)["leaf_index"] == 6

@@ -13,7 +13,6 @@ import urllib.request
 from collections.abc import Iterator
 
 from did_service.core import tlog
-from did_service.core.did import public_key_from_jwk
 from did_service.errors import ConfigurationError, DidServiceError
 from did_service.storage.base import Store
 
@@ -53,6 +52,7 @@ class HttpLogSource:
         return value
 
     def verifier_key(self) -> str:
+        """What the log says its key is: for pinning on first use only; an audit never takes it from the source."""
         return self._get("key").decode("utf-8").strip()
 
     def checkpoints(self) -> Iterator[str]:
@@ -60,9 +60,13 @@ class HttpLogSource:
         while True:
             params = {"after": after} if after >= 0 else {}
             page = self._json("checkpoints", **params).get("checkpoints", [])
+            if not isinstance(page, list):
+                raise SourceError("GET checkpoints returned a malformed page")
             if not page:
                 return
             for item in page:
+                if not isinstance(item, dict) or not isinstance(item.get("checkpoint"), str) or not _size(item.get("tree_size")) > after:
+                    raise SourceError("GET checkpoints returned a malformed or out-of-order item")
                 yield item["checkpoint"]
                 after = item["tree_size"]
 
@@ -72,31 +76,35 @@ class HttpLogSource:
             if not page:
                 return
             for item in page:
-                yield base64.b64decode(item["leaf_input"])
+                yield _b64(item.get("leaf_input") if isinstance(item, dict) else None)
             start += len(page)
 
     def inclusion_path(self, leaf_index: int, tree_size: int) -> list[bytes]:
         answer = self._json("get-entry-and-proof", leaf_index=leaf_index, tree_size=tree_size)
-        return [base64.b64decode(h) for h in answer.get("audit_path", [])]
+        path = answer.get("audit_path")
+        if not isinstance(path, list):
+            raise SourceError("GET get-entry-and-proof returned no audit path")
+        return [_b64(h) for h in path]
+
+
+def _size(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else -2
+
+
+def _b64(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise SourceError("the log returned a malformed base64 value")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise SourceError("the log returned a malformed base64 value") from exc
 
 
 class StoreLogSource:
-    """A store opened directly (for the operator's own audit). The verifier key is built from the stored log key
-    and the origin the first checkpoint names: the signature check then ties every checkpoint to that key."""
+    """A store opened directly (for the operator's own audit). The verifier key is never taken from it."""
 
-    def __init__(self, store: Store, vkey: str | None = None) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self._vkey = vkey
-
-    def verifier_key(self) -> str:
-        if self._vkey:
-            return self._vkey
-        log_keys = [k for k in self._store.list_keys() if k.purpose == "log" and k.status == "active"]
-        first = self._store.list_checkpoints(limit=1)
-        if len(log_keys) != 1 or not first:
-            raise SourceError("the store has no log key or no checkpoint yet")
-        origin = first[0].note.split("\n", 1)[0]
-        return tlog.vkey_for(origin, public_key_from_jwk(log_keys[0].public_jwk))
 
     def checkpoints(self) -> Iterator[str]:
         after = -1

@@ -64,7 +64,7 @@ def test_kill_9_while_issuing_then_audit(backend, tmp_path, request):
     svc = build_services(make_settings(instance, store_url=store_url), store=open_store(store_url))
     checkpoint = svc.log.checkpoint()
     assert checkpoint.size >= max(acknowledged) + 1
-    result = audit(StoreLogSource(svc.store))
+    result = audit(StoreLogSource(svc.store), svc.log.identity.vkey)
     assert result.ok and result.entries == checkpoint.size, result
     for index, jwt in list(acknowledged.items())[::7]:
         record = svc.store.get_credential_by_digest(hashlib.sha256(jwt.encode()).hexdigest())

@@ -42,8 +42,11 @@ def test_audit_receipt_and_tamper(served):
     issued = [http("POST", f"{base}/credentials/issue", body, token)[1] for _ in range(5)]
     assert [i["leafIndex"] for i in issued] == [3, 4, 5, 6, 7]
 
-    result = cli("log", "audit", "--url", base)
+    vkey = cli("log", "key").stdout.strip()  # the operator hands this to auditors once
+    state = workdir / "audit-state.txt"
+    result = cli("log", "audit", "--url", base, "--vkey", vkey, "--state", str(state))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert state.read_text().split("\n")[1] == "8"
     report = json.loads(result.stdout)
     assert report["ok"] and report["entries"] == 8
 
@@ -60,10 +63,10 @@ def test_audit_receipt_and_tamper(served):
         forged = tlog.encode_entry(tlog.decode_entry(json.dumps(entry, separators=(",", ":"), sort_keys=True).encode()))
         conn.execute("UPDATE log_leaves SET entry = ? WHERE idx = 5", (forged,))
 
-    result = cli("log", "audit", "--url", base)
+    result = cli("log", "audit", "--url", base, "--vkey", vkey, "--state", str(state))
     assert result.returncode == 1
     assert json.loads(result.stdout)["first_bad_index"] == 5
-    result = cli("log", "audit", "--store", f"sqlite:///{db}")
+    result = cli("log", "audit", "--store", f"sqlite:///{db}", "--vkey", vkey)
     assert result.returncode == 1 and json.loads(result.stdout)["first_bad_index"] == 5
 
     assert http("POST", f"{base}/credentials/issue", body, token)[0] == 201  # appended, not yet published

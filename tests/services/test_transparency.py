@@ -60,7 +60,7 @@ def test_issued_credentials_are_anchored_and_verify(svc):
     entry = tlog.decode_entry(svc.store.read_leaves(3, 4)[0].entry)
     assert entry.credential_digest == tlog.credential_digest(issued[0].jwt)
     assert "홍" not in svc.store.read_leaves(3, 4)[0].entry.decode()  # digests and ids only
-    assert audit(StoreLogSource(svc.store)).ok
+    assert audit(StoreLogSource(svc.store), svc.log.identity.vkey).ok
 
 
 @pytest.mark.parametrize("also_leaf_hash", [False, True], ids=["entry-bytes", "entry-and-leaf-hash"])
@@ -70,7 +70,7 @@ def test_tampering_halts_the_log_and_audit_names_the_index(svc, also_leaf_hash):
     victim = issued[2].leaf_index
     tamper_entry(svc.store, victim, forged_entry(svc.store.read_leaves(victim, victim + 1)[0].entry), also_leaf_hash=also_leaf_hash)
 
-    result = audit(StoreLogSource(svc.store))
+    result = audit(StoreLogSource(svc.store), svc.log.identity.vkey)
     assert not result.ok, result
     if also_leaf_hash:
         # The stored leaf hash was rewritten too, so the store's path for the neighbour carries the forged hash as

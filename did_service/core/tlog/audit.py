@@ -7,7 +7,9 @@ checkpoint's size (which also proves every checkpoint consistent with every earl
 finds the first entry that is not included under that checkpoint by asking the source for each entry's inclusion
 path and checking it against the signed root: a source cannot forge a path that verifies.
 
-The source is trusted for nothing. Entries after the latest checkpoint are not covered (nothing signed them yet).
+The source is trusted for nothing: the log's verifier key is the auditor's own (pinned once, out of band), and
+a checkpoint the auditor saw earlier (``since``) must be reproduced by the replay, so a log that was cut back or
+rewritten under a new key fails even when every remaining checkpoint is internally consistent. Entries after the latest checkpoint are not covered (nothing signed them yet).
 When a source rewrote an entry's stored leaf hash along with its bytes, the paths it serves for that entry's
 sibling carry the forged hash too, so the first failing index is the entry or its sibling; when only the bytes
 were changed it is exactly the entry.
@@ -33,8 +35,6 @@ from did_service.errors import DidServiceError
 
 
 class AuditSource(Protocol):
-    def verifier_key(self) -> str: ...
-
     def checkpoints(self) -> Iterator[str]:
         """Every signed checkpoint note, ascending by tree size."""
 
@@ -50,18 +50,26 @@ class AuditResult:
     entries: int
     first_bad_index: int | None = None
     problem: str | None = None
+    latest_checkpoint: str | None = None  # the last signed note that checked out: remember it for the next audit
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def audit(source: AuditSource, *, check_entries: bool = True) -> AuditResult:
+def audit(
+    source: AuditSource, vkey: str, *, since: str | None = None, check_entries: bool = True
+) -> AuditResult:
+    """``since``: a signed checkpoint from an earlier audit; the log must still contain exactly that tree."""
     try:
-        verifier = parse_vkey(source.verifier_key())
+        verifier = parse_vkey(vkey)
+        remembered = parse_and_verify_checkpoint(since, verifier) if since else None
     except CheckpointError as exc:
-        return AuditResult(0, 0, None, f"the log's verifier key is unusable: {exc.detail}")
+        return AuditResult(0, 0, None, f"the pinned verifier key or the remembered checkpoint is unusable: {exc.detail}")
+    if remembered is not None and remembered.size == 0:
+        remembered = None
     tree = CompactRange()
+    forgotten = False
     previous: tuple[str, Checkpoint] | None = None
     checked = 0
     for note in source.checkpoints():
@@ -87,14 +95,24 @@ def audit(source: AuditSource, *, check_entries: bool = True) -> AuditResult:
             segment.append(hashed)
             tree.append(hashed)
             index += 1
+            if remembered is not None and tree.size == remembered.size:
+                forgotten = tree.root() != remembered.root_hash  # reported after this segment is pinpointed
+                remembered = None
         if tree.size != checkpoint.size:
             return AuditResult(checked, tree.size, tree.size, f"the source ended at {tree.size} entries, before checkpoint size {checkpoint.size}")
         if tree.root() != checkpoint.root_hash:
             bad = _first_not_included(source, segment_start, segment, checkpoint)
             return AuditResult(checked, tree.size, bad, f"entry {bad} is not the entry checkpoint size {checkpoint.size} committed to")
+        if forgotten:
+            return AuditResult(checked, tree.size, None, "the log no longer contains the tree remembered from the last audit")
         previous = (note, checkpoint)
         checked += 1
-    return AuditResult(checked, tree.size)
+    if checked == 0:
+        return AuditResult(0, 0, None, "the log has no checkpoint signed by the pinned key")
+    if remembered is not None:
+        return AuditResult(checked, tree.size, None,
+                           f"the log ends before the remembered tree of size {remembered.size}")
+    return AuditResult(checked, tree.size, latest_checkpoint=previous[0] if previous else None)
 
 
 def _first_not_included(source: AuditSource, start: int, segment: list[bytes], checkpoint: Checkpoint) -> int:
