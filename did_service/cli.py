@@ -190,9 +190,7 @@ def cmd_log_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_log_resume(args: argparse.Namespace, settings: Settings) -> int:
-    store = _services(settings).store
-    reason = store.log_halted()
-    store.resume_log()
+    reason = _services(settings).log.resume()  # re-checks every published entry first; stays halted if one fails
     print(f"resumed (was halted: {reason})" if reason else "the log was not halted", file=sys.stderr)
     return EXIT_OK
 

@@ -26,7 +26,8 @@ from did_service.storage.base import CheckpointRecord, CredentialRecord, NodeId,
 
 log = logging.getLogger(__name__)
 
-SCRUB_LEAVES = 1024  # older leaves re-hashed per checkpoint; all of them while the log is this small
+SCRUB_LEAVES = 1024  # leaves per scrub block
+SCRUB_BLOCKS = 4  # blocks re-hashed per checkpoint: all of them while the log is this small
 READ_CHUNK = 10_000
 
 
@@ -49,6 +50,18 @@ class TransparencyLog:
         self._store = store
         self.identity = identity
         self._clock = clock
+        self._scrub_cursor: int | None = None
+
+    def resume(self) -> str | None:
+        """Clear a halt, but only after every published entry re-hashes to the stored tree and the last checkpoint
+        verifies; otherwise the log stays halted. Returns the reason it had been halted for."""
+        reason = self._store.log_halted()
+        latest = self._store.latest_checkpoint()
+        if latest is not None:
+            self._verify_previous(latest, self._store.read_nodes(tlog.root_id_decomposition(latest.size)))
+            self._scrub(latest.size, everything=True)
+        self._store.resume_log()
+        return reason
 
     # --- publishing -------------------------------------------------------------------------------------------
 
@@ -124,12 +137,20 @@ class TransparencyLog:
         except KeyError:
             self._halt(f"stored subtree hashes for checkpoint {latest.size} are missing")
 
-    def _scrub(self, sealed: int) -> None:
-        """Re-hash a window of already published entries against the stored complete-subtree hashes."""
+    def _scrub(self, sealed: int, *, everything: bool = False) -> None:
+        """Re-hash already published entries against the stored complete-subtree hashes: SCRUB_BLOCKS blocks per
+        checkpoint, walking the log block by block (from a random start per process), so every entry is re-checked
+        within a bounded number of checkpoints; or everything (before an operator resumes a halted log)."""
         if sealed == 0:
             return
         blocks = (sealed + SCRUB_LEAVES - 1) // SCRUB_LEAVES
-        chosen = range(blocks) if blocks <= 4 else [secrets.randbelow(blocks)]
+        if everything or blocks <= SCRUB_BLOCKS:
+            chosen = list(range(blocks))
+        else:
+            if self._scrub_cursor is None:
+                self._scrub_cursor = secrets.randbelow(blocks)
+            chosen = [(self._scrub_cursor + i) % blocks for i in range(SCRUB_BLOCKS)]
+            self._scrub_cursor = (self._scrub_cursor + SCRUB_BLOCKS) % blocks
         for block in chosen:
             start, end = block * SCRUB_LEAVES, min(sealed, (block + 1) * SCRUB_LEAVES)
             leaves = self._store.read_leaves(start, end)

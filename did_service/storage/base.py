@@ -162,9 +162,9 @@ class Store(Protocol):
     def add_checkpoint(
         self, checkpoint: CheckpointRecord, nodes: Mapping[NodeId, bytes], previous_size: int | None
     ) -> bool:
-        """Store the newly complete subtree nodes and the checkpoint in one unit, only if the latest checkpoint's size
-        is ``previous_size`` (None: there is none yet) and checkpoint.size <= log_size(); otherwise write nothing and
-        return False (another writer sealed first). Checkpoint sizes strictly increase.
+        """Store the newly complete subtree nodes and the checkpoint in one unit, only if the log is not halted, the
+        latest checkpoint's size is ``previous_size`` (None: there is none yet) and checkpoint.size <= log_size();
+        otherwise write nothing and return False (another writer sealed first, or the log was halted). Checkpoint sizes strictly increase.
 
         ValueError (nothing written) if checkpoint.size <= previous_size or a node is not a complete subtree within
         checkpoint.size ((index + 1) * 2**level <= size). Level-0 items (leaf hashes, as core.tlog's

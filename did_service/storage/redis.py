@@ -209,6 +209,7 @@ return keys_listed(KEYS[6], KEYS[7], KEYS[8])
 # the leaves, not stored twice.
 _ADD_CHECKPOINT = """
 if redis.call('GET', KEYS[5]) then return 1 end
+if redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
 local latest = redis.call('ZREVRANGE', KEYS[2], 0, 0)[1] or ''
 if latest ~= ARGV[1] then return 0 end
 if tonumber(ARGV[2]) > tonumber(redis.call('GET', KEYS[1]) or '0') then return 0 end
@@ -703,7 +704,7 @@ class RedisStore:
             if level > 0:
                 args += [_node_field(level, index), value]
         keys = [self._k_log_size, self._k_checkpoints, self._k_notes, self._k_nodes,
-                self._prefix + "log:call:" + _call_token(), self._k_leaves]
+                self._prefix + "log:call:" + _call_token(), self._k_leaves, self._k_halted]
         with _translated():
             result = self._add_checkpoint(keys=keys, args=args)
         if result == _CONFLICT:

@@ -561,8 +561,9 @@ class SqliteStore:
         row = (checkpoint.size, checkpoint.root_hash, checkpoint.note, _to_iso(checkpoint.created_at))
         with self._write() as conn:
             (latest,) = conn.execute("SELECT MAX(size) FROM checkpoints").fetchone()
-            size, _ = conn.execute(_LOG_STATE).fetchone()
-            if latest != previous_size or checkpoint.size > size:
+            size, halted = conn.execute(_LOG_STATE).fetchone()
+            # A halt by any process also stops a publisher that checked before the halt landed.
+            if halted or latest != previous_size or checkpoint.size > size:
                 return False
             # Level 0 is the leaf hash, stored with the leaf: it is checked below, not stored twice.
             conn.executemany(

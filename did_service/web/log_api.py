@@ -78,7 +78,7 @@ def checkpoints():
 @bp.get("/get-sth-consistency")
 def get_sth_consistency():
     first, second = _int_param("first"), _int_param("second")
-    if not first <= second <= _published_size():
+    if first > second or not second <= _published_size():
         raise BadRequest("need first <= second <= the published tree size", code="invalid_parameter")
     return jsonify({"consistency": [_b64(h) for h in services().log.consistency_path(first, second)]})
 
@@ -93,10 +93,14 @@ def get_proof_by_hash():
     if len(leaf_hash) != HASH_SIZE:
         raise BadRequest("`hash` must be a base64 SHA-256 leaf hash", code="invalid_parameter")
     tree_size = _int_param("tree_size")
-    if not 0 < tree_size <= _published_size():
+    if tree_size == 0:
         raise BadRequest("`tree_size` must be a published tree size", code="invalid_parameter")
     index = services().store.find_leaf_index(leaf_hash)
-    if index is None or index >= tree_size:
+    if index is None:
+        raise NotFound("no such leaf", code="leaf_not_found")
+    if not 0 < tree_size <= _published_size():
+        raise BadRequest("`tree_size` must be a published tree size", code="invalid_parameter")
+    if index >= tree_size:
         raise NotFound("no such leaf in a tree of that size", code="leaf_not_found")
     return jsonify({"leaf_index": index, "audit_path": [_b64(h) for h in services().log.inclusion_path(index, tree_size)]})
 
@@ -104,7 +108,7 @@ def get_proof_by_hash():
 @bp.get("/get-entry-and-proof")
 def get_entry_and_proof():
     index, tree_size = _int_param("leaf_index"), _int_param("tree_size")
-    if not index < tree_size <= _published_size():
+    if index >= tree_size or tree_size > _published_size():
         raise BadRequest("need leaf_index < tree_size <= the published tree size", code="invalid_parameter")
     (leaf,) = services().store.read_leaves(index, index + 1)
     path = services().log.inclusion_path(index, tree_size)
@@ -115,8 +119,10 @@ def get_entry_and_proof():
 def get_entries():
     """RFC 6962 4.6: `end` is inclusive; at most MAX_ENTRIES come back, the client asks again for the rest."""
     start, end = _int_param("start"), _int_param("end")
+    if start > end:
+        raise BadRequest("need start <= end", code="invalid_parameter")
     size = _published_size()
-    if start > end or start >= size:
+    if start >= size:
         raise BadRequest("need start <= end and start below the published tree size", code="invalid_parameter")
     end = min(end, size - 1, start + MAX_ENTRIES - 1)
     leaves = services().store.read_leaves(start, end + 1)

@@ -152,3 +152,33 @@ def test_a_running_service_follows_a_rotation_made_elsewhere(svc):
     assert svc.verify_credential(before.jwt).verified
     svc.keys.current(fresh=True)
     assert f"{svc.issuer_did}#{new_key.kid}" in [m["id"] for m in svc.did_document["verificationMethod"]]
+
+
+def test_tampering_deep_in_a_large_log_is_found_within_a_bounded_number_of_checkpoints(svc):
+    from did_service.services.transparency import SCRUB_BLOCKS, SCRUB_LEAVES
+
+    statuses = []
+    for i in range(SCRUB_LEAVES * (SCRUB_BLOCKS + 2)):
+        entry = tlog.encode_entry(tlog.StatusEntry("https://issuer.example/status/1", i, "revocation", 1, svc.clock()))
+        statuses.append(LogAppend(entry, tlog.leaf_hash(entry)))
+    svc.store.append_log(statuses)
+    svc.log.checkpoint()
+    victim = 100
+    tamper_entry(svc.store, victim, tlog.encode_entry(tlog.StatusEntry("https://issuer.example/status/1", 7, "revocation", 0, svc.clock())))
+    blocks = -(-svc.store.log_size() // SCRUB_LEAVES)
+    for _ in range(-(-blocks // SCRUB_BLOCKS) + 1):
+        svc.issuance.issue(issue_body(), svc.clock()) if not svc.store.log_halted() else None
+        svc.log.checkpoint()
+    assert svc.store.log_halted()
+
+
+def test_resume_rechecks_everything_first(svc):
+    svc.issuance.issue(issue_body(), svc.clock())
+    svc.log.checkpoint()
+    svc.store.halt_log("operator test", svc.clock())
+    assert svc.log.resume() is not None and not svc.store.log_halted()
+    tamper_entry(svc.store, 3, forged_entry(svc.store.read_leaves(3, 4)[0].entry))
+    svc.store.halt_log("tampered", svc.clock())
+    with pytest.raises(LogHalted):
+        svc.log.resume()
+    assert svc.store.log_halted()

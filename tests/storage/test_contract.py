@@ -982,3 +982,20 @@ def test_redis_appends_reload_a_flushed_script_cache(durable_redis) -> None:
     finally:
         client.close()
         store.close()
+
+
+def test_a_halted_log_takes_no_checkpoint(store):
+    """A publisher that checked before another process halted the log must still not get its checkpoint in."""
+    from datetime import datetime, timezone
+
+    from did_service.storage.base import CheckpointRecord, LogAppend
+    import hashlib
+
+    entry = b'{"v":1}'
+    store.append_log([LogAppend(entry, hashlib.sha256(b"\x00" + entry).digest())])
+    store.halt_log("test", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    record = CheckpointRecord(1, hashlib.sha256(b"\x00" + entry).digest(), "note", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert store.add_checkpoint(record, {}, None) is False
+    assert store.latest_checkpoint() is None
+    store.resume_log()
+    assert store.add_checkpoint(record, {}, None) is True

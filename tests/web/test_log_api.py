@@ -161,3 +161,14 @@ def test_entries_are_paged_at_1000(client, services):
     page = client.get("/log/v1/get-entries?start=0&end=5000").get_json()["entries"]
     assert len(page) == 1000
     assert client.get("/log/v1/get-sth").get_json()["tree_size"] == 1203
+
+
+def test_refused_requests_publish_nothing(client, auth, services):
+    client.get("/log/v1/checkpoint")
+    client.post("/credentials/issue", json=issue_body(), headers=auth)  # appended, not yet published
+    before = len(services.store.list_checkpoints())
+    for url in ("/log/v1/get-entries?start=5&end=2", "/log/v1/get-sth-consistency?first=3&second=2",
+                "/log/v1/get-proof-by-hash?hash=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%3D&tree_size=1",
+                "/log/v1/get-entry-and-proof?leaf_index=3&tree_size=3"):
+        assert client.get(url).status_code in (400, 404)
+    assert len(services.store.list_checkpoints()) == before
