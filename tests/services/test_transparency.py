@@ -9,6 +9,7 @@ import sqlite3
 from dataclasses import replace
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from did_service.core import tlog
 from did_service.core.did_document import jwk_method_id
@@ -182,3 +183,57 @@ def test_resume_rechecks_everything_first(svc):
     with pytest.raises(LogHalted):
         svc.log.resume()
     assert svc.store.log_halted()
+
+
+def tamper_node(store, level: int, index: int) -> None:
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store._path) as conn:
+            assert conn.execute("UPDATE log_nodes SET hash = ? WHERE level = ? AND idx = ?", (b"\x00" * 32, level, index)).rowcount == 1
+    else:
+        assert store._client.hexists(store._k_nodes, f"{level}:{index}")
+        store._client.hset(store._k_nodes, f"{level}:{index}", b"\x00" * 32)
+
+
+def test_a_tampered_subtree_hash_halts_publishing(svc):
+    for _ in range(5):
+        svc.issuance.issue(issue_body(), svc.clock())
+    published = svc.log.checkpoint()  # size 8: node (3, 0) is stored
+    tamper_node(svc.store, 3, 0)
+    svc.issuance.issue(issue_body(), svc.clock())
+    assert svc.log.checkpoint() == published
+    assert "root of checkpoint" in svc.store.log_halted() or "no longer match" in svc.store.log_halted()
+
+
+def test_a_replaced_checkpoint_note_halts_publishing(svc):
+    svc.issuance.issue(issue_body(), svc.clock())
+    published = svc.log.checkpoint()
+    forged = tlog.sign_checkpoint(tlog.Checkpoint(svc.log.identity.origin, published.size, published.root_hash),
+                                  svc.log.identity.key_name, Ed25519PrivateKey.generate())
+    if isinstance(svc.store, SqliteStore):
+        with sqlite3.connect(svc.store._path) as conn:
+            conn.execute("UPDATE checkpoints SET note = ? WHERE size = ?", (forged, published.size))
+    else:
+        (field,) = [f for f in svc.store._client.hkeys(svc.store._k_notes)]
+        record = json.loads(svc.store._client.hget(svc.store._k_notes, field))
+        assert record["note"] == published.note
+        record["note"] = forged
+        svc.store._client.hset(svc.store._k_notes, field, json.dumps(record))
+    assert svc.store.latest_checkpoint().note == forged
+    svc.issuance.issue(issue_body(), svc.clock())
+    svc.log.checkpoint()
+    assert "does not verify with the log key" in (svc.store.log_halted() or "")
+
+
+def test_a_receipt_for_another_credential_does_not_anchor(svc):
+    from did_service.core.verifier.verify import AnchorEvidence, IssuerLog, verify_credential
+
+    first, second = svc.issuance.issue_many([issue_body(), issue_body()], svc.clock())
+    other = svc.log.receipt(second.record.digest)
+    lying = IssuerLog(svc.log.identity.vkey, svc.log.identity.origin, lambda digest: AnchorEvidence(other, 0, None))
+    report = verify_credential(first.jwt, resolve=svc.resolver, registry=svc.registry, trusted_issuers={svc.issuer_did},
+                               now=svc.clock(), issuer_logs={svc.issuer_did: lying})
+    assert not report.verified and "anchor_mismatch" in [e["code"] for e in report.errors]
+    wrong_origin = IssuerLog(svc.log.identity.vkey, "elsewhere.example/log", svc._anchor_evidence)
+    report = verify_credential(first.jwt, resolve=svc.resolver, registry=svc.registry, trusted_issuers={svc.issuer_did},
+                               now=svc.clock(), issuer_logs={svc.issuer_did: wrong_origin})
+    assert not report.verified and {c.id: c.status.value for c in report.checks}["anchored"] == "failed"
