@@ -164,7 +164,7 @@ def cmd_log_key(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_log_receipt(args: argparse.Namespace, settings: Settings) -> int:
-    """Fetch (from this instance's log) and verify the receipt of the credential in FILE."""
+    """Fetch (from this instance's log, or another's with --url) and verify the receipt of the credential in FILE."""
     from did_service.core.tlog import credential_digest
     from did_service.core.tlog.receipt import verify_receipt
     from did_service.core.verifier.verify import extract_jwt
@@ -174,9 +174,22 @@ def cmd_log_receipt(args: argparse.Namespace, settings: Settings) -> int:
     if isinstance(value, dict) and "verifiableCredential" in value:
         value = value["verifiableCredential"]
     digest = credential_digest(extract_jwt(value))
-    svc = _services(settings)
-    receipt = svc.log.receipt(digest)
-    entry, checkpoint = verify_receipt(receipt, svc.log.identity.vkey, origin=svc.log.identity.origin)
+    if args.url:
+        # A third party: the receipt comes from the issuer's log API, the key it must verify under is pinned.
+        from did_service.core.tlog.receipt import Receipt
+        from did_service.services.log_sources import HttpLogSource
+
+        if not args.vkey:
+            raise ConfigurationError("--url needs --vkey: the log key is never taken from the log itself")
+        base = args.url.rstrip("/")
+        source = HttpLogSource(base if base.endswith("/log/v1") else base + "/log/v1")
+        receipt = Receipt.from_json(source.json(f"receipt/{digest}"))
+        vkey, origin = args.vkey.strip(), None
+    else:
+        svc = _services(settings)
+        receipt = svc.log.receipt(digest)
+        vkey, origin = svc.log.identity.vkey, svc.log.identity.origin
+    entry, checkpoint = verify_receipt(receipt, vkey, origin=origin)
     if entry.credential_digest != digest:
         print("error: anchor_mismatch: the receipt is for another credential", file=sys.stderr)
         return EXIT_NOT_VERIFIED
@@ -278,8 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_log_audit)
     p = logs.add_parser("key", help="print this instance's log verifier key (C2SP vkey), for auditors to pin")
     p.set_defaults(func=cmd_log_key)
-    p = logs.add_parser("receipt", help="print and verify the log receipt of a credential (FILE or '-')")
+    p = logs.add_parser("receipt", help="fetch and verify the log receipt of a credential (FILE or '-')")
     p.add_argument("file")
+    p.add_argument("--url", help="fetch the receipt from this did_service (default: this instance's own store)")
+    p.add_argument("--vkey", help="with --url: the log verifier key to verify the receipt under (pinned)")
     p.set_defaults(func=cmd_log_receipt)
     p = logs.add_parser("checkpoint", help="publish what was appended and print the latest signed checkpoint")
     p.set_defaults(func=cmd_log_checkpoint)

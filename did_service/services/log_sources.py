@@ -42,7 +42,7 @@ class HttpLogSource:
         except (urllib.error.URLError, OSError) as exc:
             raise SourceError(f"GET {path} failed: {exc}") from exc
 
-    def _json(self, path: str, **params: int | str) -> dict:
+    def json(self, path: str, **params: int | str) -> dict:
         try:
             value = json.loads(self._get(path, **params))
         except ValueError as exc:
@@ -59,7 +59,7 @@ class HttpLogSource:
         after = -1
         while True:
             params = {"after": after} if after >= 0 else {}
-            page = self._json("checkpoints", **params).get("checkpoints", [])
+            page = self.json("checkpoints", **params).get("checkpoints", [])
             if not isinstance(page, list):
                 raise SourceError("GET checkpoints returned a malformed page")
             if not page:
@@ -72,7 +72,7 @@ class HttpLogSource:
 
     def entries(self, start: int, end: int) -> Iterator[bytes]:
         while start < end:
-            page = self._json("get-entries", start=start, end=end - 1).get("entries", [])
+            page = self.json("get-entries", start=start, end=end - 1).get("entries", [])
             if not page:
                 return
             for item in page:
@@ -80,7 +80,7 @@ class HttpLogSource:
             start += len(page)
 
     def inclusion_path(self, leaf_index: int, tree_size: int) -> list[bytes]:
-        answer = self._json("get-entry-and-proof", leaf_index=leaf_index, tree_size=tree_size)
+        answer = self.json("get-entry-and-proof", leaf_index=leaf_index, tree_size=tree_size)
         path = answer.get("audit_path")
         if not isinstance(path, list):
             raise SourceError("GET get-entry-and-proof returned no audit path")

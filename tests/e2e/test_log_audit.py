@@ -53,6 +53,12 @@ def test_audit_receipt_and_tamper(served):
     receipt = cli("log", "receipt", "-", stdin=json.dumps(issued[1]))
     assert receipt.returncode == 0, receipt.stderr
     assert json.loads(receipt.stdout)["leaf_index"] == 4
+    # A third party with only the URL and the pinned key:
+    remote = cli("log", "receipt", "-", "--url", base, "--vkey", vkey, stdin=json.dumps(issued[2]))
+    assert remote.returncode == 0, remote.stderr
+    assert json.loads(remote.stdout)["leaf_index"] == 5
+    wrong_key = "issuer.example/log+00000000+AQ" + "A" * 42 + "="
+    assert cli("log", "receipt", "-", "--url", base, "--vkey", wrong_key, stdin=json.dumps(issued[2])).returncode == 2
 
     # An insider rewrites the entry of leaf 5 in the database.
     db = workdir / "instance" / "did_service.db"
