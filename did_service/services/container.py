@@ -61,8 +61,10 @@ class Services:
         if record is None or record.leaf_index is None:
             raise NotFound("no credential with this digest is in the log", code="not_in_log")
         receipt = self.log.receipt_for(record)
-        # Read from the store, not this process's key ring: another process may have rotated the key since.
-        key = next((k for k in self.store.list_keys() if k.kid == record.issuer_kid), None)
+        # The live key ring re-reads the key records at most a second later than a rotation by another process;
+        # issuance itself always re-reads them, so nothing this service signs can fall in that second.
+        state = self.keys.current()[0].state(record.issuer_kid)
+        key = state.record if state else None
         return AnchorEvidence(receipt, key.log_index if key else None, key.retired_log_index if key else None)
 
 
