@@ -16,6 +16,7 @@ from typing import Any, Callable, Collection, Mapping
 from jwcrypto.jwk import JWK
 
 from did_service.core import did as dids
+from did_service.core import status_list
 from did_service.core.credential import (
     ENVELOPED_TYPE,
     VC_JWT_MEDIA_TYPE,
@@ -33,6 +34,10 @@ from did_service.errors import DidServiceError, NotFound, ResolutionError, Schem
 
 LEEWAY = timedelta(seconds=60)
 Resolve = Callable[[str], dict]
+
+
+# Fetches the signed status list credential at a URL (raises StatusListError code status_retrieval_error).
+StatusFetch = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ def verify_credential(
     trusted_issuers: Collection[str],
     now: datetime,
     issuer_logs: Mapping[str, IssuerLog] | None = None,
+    status_lists: StatusFetch | None = None,
 ) -> Report:
     """``trusted_issuers``: the DIDs allowed to issue the registered credential types (identity, residence...).
 
@@ -138,7 +144,7 @@ def verify_credential(
     credential_type = _check_schema(report, jwt_vc, registry)
     if credential_type is not None:
         _check_trusted_issuer(report, jwt_vc, trusted_issuers)
-    _check_status(report, jwt_vc)
+    _check_status(report, jwt_vc, status_lists, resolve, registry, now)
     issuer_log = (issuer_logs or {}).get(_issuer_id(jwt_vc.issuer) or "")
     if issuer_log is not None:
         _check_anchored(report, jwt_vc, issuer_log)
@@ -315,10 +321,50 @@ def _check_trusted_issuer(report: Report, jwt_vc: JwtCredential, trusted_issuers
         report.failed("trusted_issuer", "untrusted_issuer", "the issuer is not trusted for this credential type")
 
 
-def _check_status(report: Report, jwt_vc: JwtCredential) -> None:
-    if "credentialStatus" in jwt_vc.credential:
-        # Status lists arrive with the revocation issue; until then the status cannot be known, so say so.
-        report.could_not_run("status", "status_check_unsupported", "credential status lists are not checked yet")
+def _check_status(
+    report: Report, jwt_vc: JwtCredential, fetch: StatusFetch | None, resolve: Resolve, registry: SchemaRegistry,
+    now: datetime,
+) -> None:
+    """Every credentialStatus entry, fail closed: a list that cannot be fetched or verified is never a pass.
+
+    The list credential is itself verified like any credential (its key from the issuer's DID document), must be
+    issued by the credential's own issuer, and must be for the entry's purpose.
+    """
+    if "credentialStatus" not in jwt_vc.credential:
+        return
+    entries = jwt_vc.credential["credentialStatus"]
+    entries = entries if isinstance(entries, list) else [entries]  # null or garbage fails as a malformed entry
+    if fetch is None:
+        report.could_not_run("status", "status_retrieval_error", "no way to fetch status lists here")
+        return
+    issuer = _issuer_id(jwt_vc.issuer)
+    outcome: tuple[str, str, str] | None = None  # (kind, code, message) of the first entry that is not a pass
+    for entry in entries or [None]:
+        try:
+            list_url, purpose, index = status_list.parse_status_entry(entry)
+            token = fetch(list_url)
+            list_report = verify_credential(token, resolve=resolve, registry=registry, trusted_issuers=(), now=now)
+            if not list_report.verified:
+                raise status_list.StatusListError("the status list credential does not verify", code="status_verification_error")
+            list_credential = parse_compact(extract_jwt(token)).payload
+            bits = status_list.check_list_credential(list_credential, expected_issuer=issuer, purpose=purpose, list_url=list_url)
+            if status_list.get_bit(bits, index):
+                code = _STATUS_CODES[purpose]
+                outcome = outcome or ("failed", code, f"the credential is {code}")
+        except status_list.StatusListError as exc:
+            kind = "could_not_run" if exc.code == "status_retrieval_error" else "failed"
+            outcome = outcome or (kind, exc.code, exc.detail)
+        except JoseError as exc:
+            outcome = outcome or ("failed", "status_verification_error", exc.detail)
+    if outcome is None:
+        report.passed("status")
+    elif outcome[0] == "failed":
+        report.failed("status", outcome[1], outcome[2])
+    else:
+        report.could_not_run("status", outcome[1], outcome[2])
+
+
+_STATUS_CODES = {"revocation": "revoked", "suspension": "suspended"}
 
 
 def _check_anchored(report: Report, jwt_vc: JwtCredential, issuer_log: IssuerLog) -> None:
