@@ -89,6 +89,32 @@ class CheckpointRecord:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class StatusAllocation:
+    """A reserved position in a Bitstring Status List."""
+
+    list_id: str  # short id; the list credential is served at /status/<list_id>
+    purpose: str  # "revocation" | "suspension"
+    index: int
+
+
+@dataclass(frozen=True)
+class StatusListRecord:
+    list_id: str
+    purpose: str
+    size: int  # number of entries (bits)
+    bits: bytes  # size / 8 bytes, most significant bit first (bit i = byte i // 8, mask 0x80 >> i % 8)
+    version: int  # incremented by every change of a bit
+    published: str | None = None  # the signed list credential for ``published_version``
+    published_version: int = -1
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    changed: bool  # False: the bit already had the value; nothing was written
+    leaf_index: int | None  # the log leaf of the status entry when changed
+
+
 @runtime_checkable
 class Store(Protocol):
     def ping(self) -> None:
@@ -191,4 +217,41 @@ class Store(Protocol):
         new kid exists or a retired kid is not an active key (a kid added by the same call may be retired by it; one
         retired twice conflicts); LogHalted while halted; nothing written in either case. ValueError unless there is
         exactly one entry per new key and per retired kid. Returns all keys."""
+
+    # status lists (W3C Bitstring Status List)
+    def allocate_status(
+        self, purposes: Sequence[str], list_size: int, candidates: Sequence[int]
+    ) -> list[StatusAllocation]:
+        """Reserve one unused index per purpose, atomically, in that purpose's open list (a new list is opened,
+        with a fresh random list_id, when it is full). ``candidates`` are random indexes chosen by the caller from
+        ``secrets``: the store takes the first one unused in the list, and only if none is, any unused index (the
+        lowest). Two callers, in any threads or processes, never get the same (list, index). One allocation per
+        purpose, in the order given. ``list_size`` is the size of lists opened by this call; an open list keeps the
+        size it was created with (a candidate beyond it is skipped). A new list has all bits 0, version 0 and
+        nothing published. Allocation writes no log entry. ValueError (nothing written) unless ``purposes`` are
+        distinct values of "revocation" / "suspension" (at least one), ``list_size`` is a multiple of 8 in
+        [8, 2**27], and ``candidates`` is a non-empty sequence of ints in [0, list_size)."""
+
+    def change_status(self, list_id: str, index: int, value: int, entry: LogAppend) -> StatusChange:
+        """Set bit ``index`` of the list to ``value`` (0 or 1) and append ``entry`` to the log in one unit, bumping
+        the list's version. Already ``value``: StatusChange(False, None) and nothing is written. Clearing a set bit of
+        a ``revocation`` list: StoreConflict (revocation is permanent). An unknown list or an index outside it:
+        ValueError, nothing written. LogHalted while the log is halted. Checked in that order: a call that would
+        change nothing answers StatusChange(False, None) even while the log is halted.
+
+        ``entry`` is appended exactly as append_log would (next contiguous leaf index, the same halted check); it
+        carries no credential record (ValueError otherwise, as for a leaf hash that is not 32 bytes). Its leaf index
+        is returned and recorded in the position's history (status_history). Concurrent calls on one list never
+        lose an update."""
+
+    def get_status_list(self, list_id: str) -> StatusListRecord | None: ...
+
+    def publish_status_list(self, list_id: str, version: int, credential: str) -> bool:
+        """Store ``credential`` (the list credential signed over the bits of ``version``) if ``version`` is newer than
+        the published one and not newer than the list's current version; False (nothing written) otherwise, and
+        for an unknown list."""
+
+    def status_history(self, list_id: str, index: int) -> list[int]:
+        """Leaf indexes of the status entries appended for this position, oldest first ([] when there are none or
+        the list is unknown)."""
 

@@ -23,6 +23,11 @@ Layout (``{ns}`` = ``{<namespace>}``):
     {ns}:log:checkpoints:notes  hash  size -> CheckpointRecord JSON
     {ns}:log:halted             string  {"reason", "at"} while the log is halted
     {ns}:log:call:<token>       string  outcome of one log write, kept 10 minutes (see _LOG_PRELUDE)
+    {ns}:status:open            hash  purpose -> list_id of the list it allocates from until it is full
+    {ns}:status:<id>            hash  purpose, size, allocated (count), version, published, published_version
+    {ns}:status:<id>:bits       string  the bitstring, size / 8 bytes (created full length, all zero)
+    {ns}:status:<id>:allocated  string  bitmap of the indexes handed out by allocate_status
+    {ns}:status:<id>:history    hash  index -> leaf indexes of its status entries, space-separated, oldest first
 
 Durability: with ``appendfsync always`` Redis fsyncs the AOF before it replies, so a reply is an acknowledgement
 of a durable write; appends from concurrent threads are pipelined (see GroupCommit), which lets Redis fsync
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -51,6 +57,9 @@ from did_service.storage.base import (
     LogAppend,
     LogLeaf,
     NodeId,
+    StatusAllocation,
+    StatusChange,
+    StatusListRecord,
     TokenRecord,
 )
 from did_service.storage.shared import (
@@ -58,15 +67,22 @@ from did_service.storage.shared import (
     GroupCommit,
     Outcome,
     ProcessGroups,
+    check_allocation,
     check_appends,
     check_checkpoint,
     check_rotation,
+    check_status_change,
     clamp_int64,
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _CONFLICT = b"conflict"
 _HALTED = b"halted"
+_RETRY = b"retry"
+_SAME = b"same"
+_UNKNOWN = b"unknown"
+_OUT_OF_RANGE = b"range"
+_ALLOCATION_ATTEMPTS = 100
 _HMGET_CHUNK = 10_000  # fields per HMGET: one huge command would stall the server for every other client
 
 # Returns the records of a (zset order, hash records[, hash indirection]) pair in zset order. HGET per member
@@ -201,6 +217,97 @@ if not redis.call('GET', KEYS[5]) then
   finish('done')
 end
 return keys_listed(KEYS[6], KEYS[7], KEYS[8])
+"""
+
+# Bit order: Redis numbers the bits of a string most significant bit first (SETBIT key 0 1 on an empty key
+# gives "\x80"; SETBIT key 9 1 sets 0x40 of the second byte), which is exactly the W3C Bitstring Status List
+# order (index 0 is the left-most bit of the first byte). So the bits string is served as it is stored; the
+# contract tests check the layout on both backends.
+
+# KEYS: open hash, then per purpose: current list hash, its allocated bitmap, new list hash, its allocated
+# bitmap, its bits. ARGV: list size, number of candidates, candidates, then per purpose: purpose, the open
+# list id the caller read ('' for none), a fresh list id (made by the caller: Lua has no good randomness).
+# Returns list id, index pairs; 'retry' (nothing written) when the open list changed since the caller read it
+# or the fresh id exists, so that every key the script touches was declared. A retried run after a dropped
+# reply allocates again: that only leaves an index unused, never hands one out twice.
+_ALLOCATE_STATUS = """
+local list_size = tonumber(ARGV[1])
+local count = tonumber(ARGV[2])
+local first = 3 + count
+local purposes = (#ARGV - first + 1) / 3
+for p = 0, purposes - 1 do
+  local open = redis.call('HGET', KEYS[1], ARGV[first + p * 3]) or ''
+  if open ~= ARGV[first + p * 3 + 1] then return 'retry' end
+  local meta = KEYS[2 + p * 5]
+  if open == '' or tonumber(redis.call('HGET', meta, 'allocated')) >= tonumber(redis.call('HGET', meta, 'size')) then
+    if redis.call('EXISTS', KEYS[4 + p * 5]) == 1 then return 'retry' end
+  end
+end
+local out = {}
+for p = 0, purposes - 1 do
+  local purpose, list_id = ARGV[first + p * 3], ARGV[first + p * 3 + 1]
+  local meta, allocated = KEYS[2 + p * 5], KEYS[3 + p * 5]
+  local size = 0
+  if list_id ~= '' then size = tonumber(redis.call('HGET', meta, 'size')) end
+  if list_id == '' or tonumber(redis.call('HGET', meta, 'allocated')) >= size then
+    list_id, size = ARGV[first + p * 3 + 2], list_size
+    meta, allocated = KEYS[4 + p * 5], KEYS[5 + p * 5]
+    redis.call('HSET', meta, 'purpose', purpose, 'size', size, 'allocated', 0, 'version', 0,
+      'published_version', -1)
+    redis.call('SETBIT', KEYS[6 + p * 5], size - 1, 0)  -- the full size / 8 bytes, all zero
+    redis.call('HSET', KEYS[1], purpose, list_id)
+  end
+  local index = nil
+  for i = 3, first - 1 do
+    local c = tonumber(ARGV[i])
+    if c < size and redis.call('GETBIT', allocated, c) == 0 then
+      index = c
+      break
+    end
+  end
+  if index == nil then
+    -- Every candidate is taken: the lowest free index. The list is not full and the bitmap never reaches past
+    -- size bits, so BITPOS finds one below size (bits past the end of a string read as 0).
+    index = redis.call('BITPOS', allocated, 0)
+  end
+  redis.call('SETBIT', allocated, index, 1)
+  redis.call('HINCRBY', meta, 'allocated', 1)
+  out[#out + 1] = list_id
+  out[#out + 1] = index
+end
+return out
+"""
+
+# KEYS: log (1-5), list hash, bits, history. ARGV: index, value, leaf_hash || entry. Returns the leaf index of
+# the status entry, or 'same' / 'unknown' / 'range' / 'conflict' / 'halted' with nothing written.
+_CHANGE_STATUS = _LOG_PRELUDE + """
+local replay = redis.call('GET', KEYS[5])
+if replay then return tonumber(replay) end
+local meta = redis.call('HMGET', KEYS[6], 'purpose', 'size')
+if not meta[1] then return 'unknown' end
+local index, value = tonumber(ARGV[1]), tonumber(ARGV[2])
+if index >= tonumber(meta[2]) then return 'range' end
+if redis.call('GETBIT', KEYS[7], index) == value then return 'same' end
+if meta[1] == 'revocation' and value == 0 then return 'conflict' end
+if redis.call('EXISTS', KEYS[4]) == 1 then return 'halted' end
+redis.call('SETBIT', KEYS[7], index, value)
+redis.call('HINCRBY', KEYS[6], 'version', 1)
+local leaf_index = append_leaf(ARGV[3])
+local history = redis.call('HGET', KEYS[8], ARGV[1])
+if history then history = history .. ' ' .. leaf_index else history = leaf_index end
+redis.call('HSET', KEYS[8], ARGV[1], history)
+finish(leaf_index)
+return tonumber(leaf_index)
+"""
+
+# KEYS: list hash. ARGV: version, credential. Returns 1 when stored.
+_PUBLISH_STATUS = """
+local state = redis.call('HMGET', KEYS[1], 'version', 'published_version')
+if not state[1] then return 0 end
+local version = tonumber(ARGV[1])
+if version <= tonumber(state[2]) or version > tonumber(state[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'published', ARGV[2], 'published_version', ARGV[1])
+return 1
 """
 
 # KEYS: log size, checkpoints zset, checkpoint notes, nodes, this call's own key, leaves. ARGV: previous size
@@ -475,6 +582,10 @@ class RedisStore:
         self._add_checkpoint = self._client.register_script(_ADD_CHECKPOINT)
         self._checkpoints = self._client.register_script(_CHECKPOINTS)
         self._credential_by_digest = self._client.register_script(_CREDENTIAL_BY_DIGEST)
+        self._k_status_open = prefix + "status:open"
+        self._allocate_status = self._client.register_script(_ALLOCATE_STATUS)
+        self._change_status = self._client.register_script(_CHANGE_STATUS)
+        self._publish_status = self._client.register_script(_PUBLISH_STATUS)
         self._lock = threading.Lock()
         self._groups = ProcessGroups(self._commit_appends)  # one per process: a fork may copy a group mid-commit
 
@@ -724,6 +835,88 @@ class RedisStore:
     def resume_log(self) -> None:
         with _translated():
             self._client.delete(self._k_halted)
+
+    # status lists
+
+    def _k_status(self, list_id: str) -> str:
+        return self._prefix + "status:" + list_id
+
+    def allocate_status(
+        self, purposes: Sequence[str], list_size: int, candidates: Sequence[int]
+    ) -> list[StatusAllocation]:
+        check_allocation(purposes, list_size, candidates)
+        for _ in range(_ALLOCATION_ATTEMPTS):
+            with _translated():
+                open_ids = [_text(v) if v is not None else "" for v in self._client.hmget(self._k_status_open, purposes)]
+            keys, args = [self._k_status_open], [list_size, len(candidates), *candidates]
+            for purpose, open_id in zip(purposes, open_ids):
+                fresh = secrets.token_hex(8)
+                current = self._k_status(open_id or fresh)
+                new = self._k_status(fresh)
+                keys += [current, current + ":allocated", new, new + ":allocated", new + ":bits"]
+                args += [purpose, open_id, fresh]
+            with _translated():
+                result = self._allocate_status(keys=keys, args=args)
+            if result != _RETRY:
+                return [
+                    StatusAllocation(_text(result[i * 2]), purpose, int(result[i * 2 + 1]))
+                    for i, purpose in enumerate(purposes)
+                ]
+            # Another caller opened a new list since the read above: read again (rare, once per full list).
+        raise StoreError("The status list allocation kept racing other writers")
+
+    def change_status(self, list_id: str, index: int, value: int, entry: LogAppend) -> StatusChange:
+        check_status_change(list_id, index, value, entry)
+        meta = self._k_status(list_id)
+        keys = [*self._log_keys(), meta, meta + ":bits", meta + ":history"]
+        with _translated():
+            result = self._change_status(keys=keys, args=[index, value, entry.leaf_hash + entry.entry])
+        if isinstance(result, int):
+            return StatusChange(True, result)
+        if result == _SAME:
+            return StatusChange(False, None)
+        if result == _UNKNOWN:
+            raise ValueError("unknown status list")
+        if result == _OUT_OF_RANGE:
+            raise ValueError("the status index is outside the list")
+        if result == _CONFLICT:
+            raise StoreConflict("A revocation is permanent")
+        if result == _HALTED:
+            raise LogHalted()
+        raise StoreError("Redis gave an unexpected answer to a status change")
+
+    def get_status_list(self, list_id: str) -> StatusListRecord | None:
+        meta = self._k_status(list_id)
+        with _translated():
+            pipe = self._client.pipeline(transaction=True)  # MULTI/EXEC: the fields and bits of one moment
+            pipe.hgetall(meta)
+            pipe.get(meta + ":bits")
+            fields, bits = pipe.execute()
+        if not fields:
+            return None
+        fields = {_text(k): v for k, v in fields.items()}
+        published = fields.get("published")
+        return StatusListRecord(
+            list_id,
+            _text(fields["purpose"]),
+            int(fields["size"]),
+            bits or b"",
+            int(fields["version"]),
+            None if published is None else _text(published),
+            int(fields["published_version"]),
+        )
+
+    def publish_status_list(self, list_id: str, version: int, credential: str) -> bool:
+        if not isinstance(credential, str) or isinstance(version, bool) or not isinstance(version, int):
+            raise ValueError("publishing needs an integer version and the credential as text")
+        with _translated():
+            stored = self._publish_status(keys=[self._k_status(list_id)], args=[clamp_int64(version), credential])
+        return stored == 1
+
+    def status_history(self, list_id: str, index: int) -> list[int]:
+        with _translated():
+            raw = self._client.hget(self._k_status(list_id) + ":history", str(index))
+        return [] if raw is None else [int(leaf) for leaf in raw.split()]
 
 
 def _append_outcome(reply: object) -> Outcome:

@@ -13,6 +13,9 @@ from did_service.errors import StoreConflict, StoreError
 from did_service.storage.base import CheckpointRecord, KeyRecord, LogAppend, NodeId
 
 HASH_SIZE = 32  # SHA-256: leaf and node hashes
+STATUS_PURPOSES = ("revocation", "suspension")
+# The largest status list a store creates: 2**27 bits is 16 MiB, the verifier's cap on a decompressed list.
+MAX_STATUS_LIST_SIZE = 2**27
 _INT64_MAX = 2**63 - 1  # SQLite integers are 64-bit; a larger bound binds as an OverflowError
 
 
@@ -53,6 +56,49 @@ def check_rotation(new: Sequence[KeyRecord], retire: Sequence[str], added: Seque
     if len(added) != len(new) or len(retired) != len(retire):
         raise ValueError("one log entry per new key and per retired key is needed")
     check_appends([*added, *retired])
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_allocation(purposes: Sequence[str], list_size: int, candidates: Sequence[int]) -> None:
+    """Argument errors of allocate_status, raised before anything is written."""
+    if not purposes:
+        raise ValueError("at least one status purpose is needed")
+    if any(p not in STATUS_PURPOSES for p in purposes) or len(set(purposes)) != len(purposes):
+        raise ValueError(f"status purposes must be distinct values of {STATUS_PURPOSES}")
+    if not _is_int(list_size) or list_size < 8 or list_size % 8 or list_size > MAX_STATUS_LIST_SIZE:
+        raise ValueError(f"a status list size must be a multiple of 8 in [8, {MAX_STATUS_LIST_SIZE}]")
+    if not candidates or any(not _is_int(c) or not 0 <= c < list_size for c in candidates):
+        raise ValueError("candidates must be a non-empty sequence of indexes in [0, list_size)")
+
+
+def check_status_change(list_id: str, index: int, value: int, entry: LogAppend) -> None:
+    """Argument errors of change_status that the arguments alone show, raised before anything is written (the
+    list's own size is checked by the store)."""
+    if not isinstance(list_id, str) or not list_id:
+        raise ValueError("a status list id must be a non-empty string")
+    if not _is_int(index) or index < 0:
+        raise ValueError("a status index must be a non-negative integer")
+    if not _is_int(value) or value not in (0, 1):
+        raise ValueError("a status value must be 0 or 1")
+    if entry.credential is not None:
+        raise ValueError("a status log entry carries no credential record")
+    check_appends([entry])
+
+
+def get_bit(bits: bytes, index: int) -> int:
+    """Bit ``index`` of a W3C bitstring: most significant bit first within each byte."""
+    return (bits[index // 8] >> (7 - index % 8)) & 1
+
+
+def set_bit(bits: bytearray, index: int, value: int) -> None:
+    mask = 0x80 >> (index % 8)
+    if value:
+        bits[index // 8] |= mask
+    else:
+        bits[index // 8] &= ~mask & 0xFF
 
 
 # --- group commit -------------------------------------------------------------------------------------------

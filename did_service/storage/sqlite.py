@@ -6,21 +6,24 @@ otherwise hand the parent's connection to every child.
 
 Log appends are serialized across processes by ``BEGIN IMMEDIATE`` (the database write lock). Within one
 process, concurrent ``append_log`` calls are merged by ``GroupCommit`` into one transaction with one fsync,
-each call inside its own SAVEPOINT so that one call's conflict undoes that call only.
+each call inside its own SAVEPOINT so that one call's conflict undoes that call only. Status list writes
+(``allocate_status``, ``change_status``) are grouped the same way, in a group of their own.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from did_service.errors import ConfigurationError, LogHalted, StoreConflict, StoreUnavailable
 from did_service.storage.base import (
@@ -30,16 +33,23 @@ from did_service.storage.base import (
     LogAppend,
     LogLeaf,
     NodeId,
+    StatusAllocation,
+    StatusChange,
+    StatusListRecord,
     TokenRecord,
 )
 from did_service.storage.shared import (
     GroupCommit,
     Outcome,
     ProcessGroups,
+    check_allocation,
     check_appends,
     check_checkpoint,
     check_rotation,
+    check_status_change,
     clamp_int64,
+    get_bit,
+    set_bit,
 )
 
 SCHEMA_VERSION = 2
@@ -101,6 +111,53 @@ _SCHEMA = (
         leaf_index INTEGER PRIMARY KEY REFERENCES log_leaves (idx)
     )""",
 )
+
+# Status lists (W3C Bitstring Status List). Added to schema version 2 without a bump: these are new tables only,
+# created when missing (IF NOT EXISTS), so a version-2 database written before them gains them when opened.
+# The bits live in a table of their own: an UPDATE rewrites the whole row, and the allocation counter changes
+# with every credential issued, which must not rewrite a 16 KiB bitstring each time.
+_STATUS_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS status_lists (
+        list_id TEXT PRIMARY KEY,
+        purpose TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        allocated INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        published TEXT,
+        published_version INTEGER NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS status_bits (
+        list_id TEXT PRIMARY KEY REFERENCES status_lists (list_id),
+        bits BLOB NOT NULL
+    )""",
+    # The list each purpose allocates from until it is full.
+    """CREATE TABLE IF NOT EXISTS status_open (
+        purpose TEXT PRIMARY KEY,
+        list_id TEXT NOT NULL REFERENCES status_lists (list_id)
+    )""",
+    """CREATE TABLE IF NOT EXISTS status_allocations (
+        list_id TEXT NOT NULL REFERENCES status_lists (list_id),
+        idx INTEGER NOT NULL,
+        PRIMARY KEY (list_id, idx)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS status_history (
+        list_id TEXT NOT NULL REFERENCES status_lists (list_id),
+        idx INTEGER NOT NULL,
+        leaf_index INTEGER NOT NULL REFERENCES log_leaves (idx),
+        PRIMARY KEY (list_id, idx, leaf_index)
+    ) WITHOUT ROWID""",
+)
+
+# The lowest unallocated index of a list: 0, or the first allocated index whose successor is free. Both parts
+# walk the primary key in order, so the first row found is the lowest.
+_FIRST_FREE_INDEX = """
+SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM status_allocations WHERE list_id = :list_id AND idx = 0)
+UNION ALL
+SELECT a.idx + 1 FROM status_allocations AS a
+WHERE a.list_id = :list_id AND a.idx + 1 < :size
+  AND NOT EXISTS (SELECT 1 FROM status_allocations AS b WHERE b.list_id = :list_id AND b.idx = a.idx + 1)
+LIMIT 1
+"""
 
 _KEY_COLUMNS = (
     "kid, alg, public_jwk, encrypted_private_key, created_at, status, purpose, retired_at, log_index, retired_log_index"
@@ -246,6 +303,7 @@ class SqliteStore:
         self._connections: dict[tuple[int, int], sqlite3.Connection] = {}
         # One group per process, for the same reason: a fork may copy a group mid-commit.
         self._groups = ProcessGroups(self._commit_appends)  # one per process: a fork may copy a group mid-commit
+        self._status_groups = ProcessGroups(self._commit_status)
         self._schema_ready = False
 
     # -- connections ---------------------------------------------------------------------------------------
@@ -294,6 +352,9 @@ class SqliteStore:
                 for statement in _SCHEMA:
                     conn.execute(statement)
                 conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            if row is None or row[0] == str(SCHEMA_VERSION):
+                for statement in _STATUS_SCHEMA:
+                    conn.execute(statement)
         found = str(SCHEMA_VERSION) if row is None else row[0]
         if found != str(SCHEMA_VERSION):
             raise ConfigurationError(f"The SQLite database has schema version {found}; expected {SCHEMA_VERSION}")
@@ -592,3 +653,139 @@ class SqliteStore:
     def resume_log(self) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM meta WHERE name = ?", (_HALTED,))
+
+    # status lists
+
+    def _commit_status(self, batch: list[Callable[[sqlite3.Connection], Any]]) -> list[Outcome]:
+        """One transaction (one fsync) for a group of status writes, each in its own SAVEPOINT: a call that fails
+        undoes its own writes only. The calls run in queue order, each seeing the writes of those before it."""
+        outcomes: list[Outcome] = []
+        with self._write() as conn:
+            for work in batch:
+                conn.execute("SAVEPOINT status_call")
+                try:
+                    result = work(conn)
+                except sqlite3.OperationalError:
+                    raise  # the database failed, not the call: the whole group fails (StoreUnavailable)
+                except Exception as exc:  # noqa: BLE001 - reported to its own caller, undone alone
+                    conn.execute("ROLLBACK TO status_call")
+                    if isinstance(exc, sqlite3.IntegrityError):
+                        conflict = StoreConflict("The status write conflicts with a stored record")
+                        conflict.__cause__ = exc
+                        exc = conflict
+                    outcomes.append((None, exc))
+                else:
+                    outcomes.append((result, None))
+                conn.execute("RELEASE status_call")
+        return outcomes  # only now, after COMMIT
+
+    def allocate_status(
+        self, purposes: Sequence[str], list_size: int, candidates: Sequence[int]
+    ) -> list[StatusAllocation]:
+        check_allocation(purposes, list_size, candidates)
+        purposes, candidates = list(purposes), list(candidates)
+
+        def work(conn: sqlite3.Connection) -> list[StatusAllocation]:
+            return [self._allocate_one(conn, purpose, list_size, candidates) for purpose in purposes]
+
+        return self._status_groups.get().submit(work)
+
+    @staticmethod
+    def _allocate_one(conn: sqlite3.Connection, purpose: str, list_size: int, candidates: list[int]) -> StatusAllocation:
+        row = conn.execute(
+            "SELECT l.list_id, l.size, l.allocated FROM status_open AS o JOIN status_lists AS l USING (list_id)"
+            " WHERE o.purpose = ?",
+            (purpose,),
+        ).fetchone()
+        if row is not None and row[2] < row[1]:
+            list_id, size = row[0], row[1]
+        else:
+            # None open yet, or the open one is full: a new list, all zero bits, version 0. list_size applies to
+            # new lists only; an open list keeps the size it was created with.
+            list_id, size = secrets.token_hex(8), list_size
+            conn.execute(
+                "INSERT INTO status_lists (list_id, purpose, size, allocated, version, published, published_version)"
+                " VALUES (?, ?, ?, 0, 0, NULL, -1)",
+                (list_id, purpose, size),
+            )
+            conn.execute("INSERT INTO status_bits (list_id, bits) VALUES (?, zeroblob(?))", (list_id, size // 8))
+            conn.execute(
+                "INSERT INTO status_open (purpose, list_id) VALUES (?, ?)"
+                " ON CONFLICT (purpose) DO UPDATE SET list_id = excluded.list_id",
+                (purpose, list_id),
+            )
+        usable = [c for c in candidates if c < size]
+        taken = {
+            idx for (idx,) in conn.execute(
+                "SELECT idx FROM status_allocations WHERE list_id = ? AND idx IN (SELECT value FROM json_each(?))",
+                (list_id, json.dumps(usable)),
+            )
+        }
+        index = next((c for c in usable if c not in taken), None)
+        if index is None:
+            # Every candidate is taken: the lowest free index (the list is not full, so there is one).
+            (index,) = conn.execute(_FIRST_FREE_INDEX, {"list_id": list_id, "size": size}).fetchone()
+        conn.execute("INSERT INTO status_allocations (list_id, idx) VALUES (?, ?)", (list_id, index))
+        conn.execute("UPDATE status_lists SET allocated = allocated + 1 WHERE list_id = ?", (list_id,))
+        return StatusAllocation(list_id, purpose, index)
+
+    def change_status(self, list_id: str, index: int, value: int, entry: LogAppend) -> StatusChange:
+        check_status_change(list_id, index, value, entry)
+        leaf = (entry.leaf_hash, entry.entry)
+
+        def work(conn: sqlite3.Connection) -> StatusChange:
+            row = conn.execute(
+                "SELECT l.purpose, l.size, b.bits FROM status_lists AS l JOIN status_bits AS b USING (list_id)"
+                " WHERE list_id = ?",
+                (list_id,),
+            ).fetchone()
+            if row is None:
+                raise ValueError("unknown status list")
+            purpose, size, bits = row
+            if index >= size:
+                raise ValueError("the status index is outside the list")
+            current = get_bit(bits, index)
+            if current == value:
+                return StatusChange(False, None)
+            if purpose == "revocation" and value == 0:
+                raise StoreConflict("A revocation is permanent")
+            leaf_index = self._append_leaves(conn, [leaf])  # LogHalted while halted; undone with the savepoint
+            new_bits = bytearray(bits)
+            set_bit(new_bits, index, value)
+            conn.execute("UPDATE status_bits SET bits = ? WHERE list_id = ?", (bytes(new_bits), list_id))
+            conn.execute("UPDATE status_lists SET version = version + 1 WHERE list_id = ?", (list_id,))
+            conn.execute(
+                "INSERT INTO status_history (list_id, idx, leaf_index) VALUES (?, ?, ?)", (list_id, index, leaf_index)
+            )
+            return StatusChange(True, leaf_index)
+
+        return self._status_groups.get().submit(work)
+
+    def get_status_list(self, list_id: str) -> StatusListRecord | None:
+        rows = self._read(
+            "SELECT l.list_id, l.purpose, l.size, b.bits, l.version, l.published, l.published_version"
+            " FROM status_lists AS l JOIN status_bits AS b USING (list_id) WHERE list_id = ?",
+            (list_id,),
+        )
+        if not rows:
+            return None
+        list_id, purpose, size, bits, version, published, published_version = rows[0]
+        return StatusListRecord(list_id, purpose, size, bytes(bits), version, published, published_version)
+
+    def publish_status_list(self, list_id: str, version: int, credential: str) -> bool:
+        if not isinstance(credential, str) or isinstance(version, bool) or not isinstance(version, int):
+            raise ValueError("publishing needs an integer version and the credential as text")
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE status_lists SET published = ?, published_version = ?"
+                " WHERE list_id = ? AND published_version < ? AND version >= ?",
+                (credential, clamp_int64(version), list_id, clamp_int64(version), clamp_int64(version)),
+            )
+            return cursor.rowcount > 0
+
+    def status_history(self, list_id: str, index: int) -> list[int]:
+        rows = self._read(
+            "SELECT leaf_index FROM status_history WHERE list_id = ? AND idx = ? ORDER BY leaf_index",
+            (list_id, clamp_int64(index)),
+        )
+        return [leaf_index for (leaf_index,) in rows]

@@ -98,3 +98,24 @@ def race(fn, count: int = THREADS) -> list:
 
     with ThreadPoolExecutor(count) as pool:
         return list(pool.map(attempt, range(count)))
+
+
+def allocate_in_process(url: str, count: int, list_size: int, seed: int, out_path: str) -> None:
+    """Child process: ``count`` status allocations through a store of its own; the (list, index) pairs go to a
+    JSON file."""
+    import random
+
+    from did_service.storage import open_store
+
+    store = open_store(url)
+    rng = random.Random(seed)
+    got = []
+    try:
+        for _ in range(count):
+            candidates = [rng.randrange(list_size) for _ in range(3)]
+            for a in store.allocate_status(["revocation", "suspension"], list_size, candidates):
+                got.append([a.list_id, a.purpose, a.index])
+    finally:
+        store.close()
+    with open(out_path, "w") as f:
+        json.dump(got, f)
