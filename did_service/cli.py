@@ -197,6 +197,15 @@ def cmd_log_receipt(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _status_command(status: str):
+    def command(args: argparse.Namespace, settings: Settings) -> int:
+        svc = _services(settings)
+        _print_json({"credentialId": args.credential_id, "results": svc.status.update(args.credential_id, [status])})
+        return EXIT_OK
+
+    return command
+
+
 def cmd_log_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     print(_services(settings).log.checkpoint().note, end="")
     return EXIT_OK
@@ -279,6 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_token_revoke)
     p = token.add_parser("list", help="list token ids, roles and states")
     p.set_defaults(func=cmd_token_list)
+
+    for name, status, text in (("revoke", "revoked", "revoke a credential (permanent)"),
+                               ("suspend", "suspended", "suspend a credential"),
+                               ("unsuspend", "active", "lift a credential's suspension")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("credential_id")
+        p.set_defaults(func=_status_command(status))
 
     logs = sub.add_parser("log", help="the transparency log").add_subparsers(dest="log_command", required=True)
     p = logs.add_parser("audit", help="recompute the whole log, check every checkpoint; exit 1 at the first bad index")

@@ -43,6 +43,8 @@ class Settings:
     kek_file: Path = Path("instance/kek.key")
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     default_alg: str = "EdDSA"
+    status_list_size: int = 131072
+    status_max_age: int = 300
     schemas_dir: Path = field(default_factory=lambda: _resource_dir("schemas"))
     templates_dir: Path = field(default_factory=lambda: _resource_dir("templates"))
 
@@ -65,6 +67,8 @@ class Settings:
             "kek_file": Path(get("DID_SERVICE_KEK_FILE") or instance_dir / "kek.key").expanduser().absolute(),
             "max_body_bytes": _int(get("DID_SERVICE_MAX_BODY_BYTES"), DEFAULT_MAX_BODY_BYTES, "DID_SERVICE_MAX_BODY_BYTES"),
             "default_alg": get("DID_SERVICE_DEFAULT_ALG", "EdDSA"),
+            "status_list_size": _int(get("DID_SERVICE_STATUS_LIST_SIZE"), 131072, "DID_SERVICE_STATUS_LIST_SIZE"),
+            "status_max_age": _int(get("DID_SERVICE_STATUS_MAX_AGE"), 300, "DID_SERVICE_STATUS_MAX_AGE"),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -76,6 +80,10 @@ class Settings:
             raise ConfigurationError(f"DID_SERVICE_ENV must be one of {', '.join(ENVIRONMENTS)}")
         if self.default_alg not in ("EdDSA", "ES256"):
             raise ConfigurationError("DID_SERVICE_DEFAULT_ALG must be EdDSA or ES256")
+        if self.status_list_size < 131072 or self.status_list_size % 8:
+            raise ConfigurationError("DID_SERVICE_STATUS_LIST_SIZE must be a multiple of 8 and at least 131072 (the spec minimum)")
+        if not 0 <= self.status_max_age <= 86400:
+            raise ConfigurationError("DID_SERVICE_STATUS_MAX_AGE must be between 0 and 86400 seconds")
         if self.max_body_bytes < 1024:
             raise ConfigurationError("DID_SERVICE_MAX_BODY_BYTES must be at least 1024")
         parts = urlsplit(self.public_url)

@@ -136,7 +136,7 @@ def _optional_text(credential: dict[str, Any], name: str) -> str | None:
 
 
 def build_credential(
-    request: IssueRequest, *, issuer: str, credential_id: str, now: datetime
+    request: IssueRequest, *, issuer: str, credential_id: str, now: datetime, status: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     valid_from = request.valid_from or now
     if request.valid_until and request.valid_until <= max(now, valid_from):
@@ -155,6 +155,8 @@ def build_credential(
     if request.description:
         credential["description"] = request.description
     credential["credentialSubject"] = request.subject
+    if status:
+        credential["credentialStatus"] = status
     return credential
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
@@ -19,6 +19,9 @@ from did_service.services.issuance import IssuanceService
 from did_service.services.keyring import Keyring, LiveKeyring, ensure_issuer_keys, load_kek
 from did_service.services.resolver import Resolver
 from did_service.services.transparency import LogIdentity, TransparencyLog
+from did_service.services.status import StatusService
+from did_service.services.resolver import StatusListCache, fetch_status_list_text
+from did_service.core.status_list import StatusListError
 from did_service.storage import open_store
 from did_service.storage.base import Store
 
@@ -35,7 +38,9 @@ class Services:
     resolver: Resolver
     issuance: IssuanceService
     log: TransparencyLog
+    status: StatusService
     clock: Callable[[], datetime] = utcnow
+    status_fetcher: Callable[[str], str] = field(default_factory=lambda: StatusListCache(fetch_status_list_text))
 
     @property
     def keyring(self) -> Keyring:
@@ -54,7 +59,18 @@ class Services:
             trusted_issuers={self.issuer_did},
             now=self.clock(),
             issuer_logs={self.issuer_did: own_log},
+            status_lists=self.fetch_status_list,
         )
+
+    def fetch_status_list(self, url: str) -> str:
+        """This issuer's lists from the store; anyone else's over HTTPS through the guarded client."""
+        list_id = self.status.list_id_of(url)
+        if list_id is not None:
+            try:
+                return self.status.published(list_id).token
+            except NotFound as exc:
+                raise StatusListError("no such status list", code="status_retrieval_error") from exc
+        return self.status_fetcher(url)
 
     def _anchor_evidence(self, digest: str) -> AnchorEvidence:
         record = self.store.get_credential_by_digest(digest)
@@ -98,8 +114,10 @@ def build_services(
 
     keys = LiveKeyring(store, kek, document_for)
     resolver = Resolver(issuer_did, lambda: keys.current()[1])
-    issuance = IssuanceService(store, keys, registry, issuer_did, settings.default_alg)
-    return Services(settings, store, registry, issuer_did, keys, resolver, issuance, transparency, clock)
+    status = StatusService(store, keys, issuer_did, settings.public_url, settings.status_list_size,
+                           settings.status_max_age, clock)
+    issuance = IssuanceService(store, keys, registry, issuer_did, settings.default_alg, status)
+    return Services(settings, store, registry, issuer_did, keys, resolver, issuance, transparency, status, clock)
 
 
 def log_origin(public_url: str) -> str:

@@ -13,6 +13,7 @@ from did_service.core.did_document import jwk_method_id
 from did_service.core.proofs.jose import sign_compact
 from did_service.core.schema import SchemaRegistry
 from did_service.services.keyring import Keyring, LiveKeyring
+from did_service.services.status import StatusService
 from did_service.storage.base import CredentialRecord, LogAppend, Store
 
 
@@ -31,10 +32,12 @@ class IssuedCredential:
 
 class IssuanceService:
     def __init__(
-        self, store: Store, keys: LiveKeyring, registry: SchemaRegistry, issuer_did: str, default_alg: str
+        self, store: Store, keys: LiveKeyring, registry: SchemaRegistry, issuer_did: str, default_alg: str,
+        status: StatusService,
     ) -> None:
         self._store = store
         self._keys = keys
+        self._status = status
         self._registry = registry
         self.issuer_did = issuer_did
         self._default_alg = default_alg
@@ -55,7 +58,13 @@ class IssuanceService:
         request = parse_issue_request(body, self._registry)
         key = keyring.for_alg(request.alg or self._default_alg)
         credential_id = f"urn:uuid:{uuid.uuid4()}"
-        credential = build_credential(request, issuer=self.issuer_did, credential_id=credential_id, now=now)
+        # Positions are reserved before signing (they are inside the credential); one whose credential is never
+        # anchored stays an unused zero bit.
+        allocations = self._status.allocate()
+        credential = build_credential(
+            request, issuer=self.issuer_did, credential_id=credential_id, now=now,
+            status=self._status.entries_for(allocations),
+        )
         token = sign_compact(jwt_claims(credential, now), key, jwk_method_id(self.issuer_did, key), "vc+jwt")
         digest = tlog.credential_digest(token)
         entry = tlog.encode_entry(
@@ -64,7 +73,7 @@ class IssuanceService:
                 credential_id=credential_id,
                 credential_type=request.credential_type.name,
                 issuer_kid=jwk_method_id(self.issuer_did, key),
-                status=(),
+                status=[tlog.StatusRef(self._status.list_url(a.list_id), a.index, a.purpose) for a in allocations],
                 time=now,
             )
         )
@@ -77,5 +86,6 @@ class IssuanceService:
             issued_at=now,
             valid_from=request.valid_from or now.replace(microsecond=0),
             valid_until=request.valid_until,
+            extra={"status": [{"list_id": a.list_id, "purpose": a.purpose, "index": a.index} for a in allocations]},
         )
         return IssuedCredential(credential=credential, jwt=token, record=record, entry=entry)

@@ -10,16 +10,19 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import re
 import socket
 import ssl
+import time
 import urllib.error
 import urllib.request
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
 from did_service.core import did as dids
 from did_service.core import strict_json
+from did_service.core.status_list import StatusListError
 from did_service.errors import InvalidDid, ResolutionError
 
 MAX_DOCUMENT_BYTES = 256 * 1024
@@ -64,21 +67,28 @@ def _check_web_host(url: str) -> None:
         raise InvalidDid("the did:web host resolves to a non-public address")
 
 
-def fetch_did_web_document(url: str) -> dict:
+def guarded_get(url: str, accept: str, max_bytes: int) -> tuple[bytes, Mapping[str, str]]:
+    """GET over HTTPS to a public host: no redirects, a timeout, at most ``max_bytes``. ResolutionError otherwise."""
     _check_web_host(url)
     opener = urllib.request.build_opener(
         _NoRedirect, urllib.request.HTTPSHandler(context=ssl.create_default_context())
     )
-    request = urllib.request.Request(url, headers={"Accept": "application/did+json, application/json"})
+    request = urllib.request.Request(url, headers={"Accept": accept})
     try:
         with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-            body = response.read(MAX_DOCUMENT_BYTES + 1)
+            body = response.read(max_bytes + 1)
+            headers = {k.lower(): v for k, v in response.headers.items()}
     except urllib.error.HTTPError as exc:
-        raise ResolutionError(f"did:web host answered HTTP {exc.code}", transient=exc.code >= 500) from exc
+        raise ResolutionError(f"the host answered HTTP {exc.code}", transient=exc.code >= 500) from exc
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
-        raise ResolutionError("did:web host could not be reached", transient=True) from exc
-    if len(body) > MAX_DOCUMENT_BYTES:
-        raise ResolutionError("did:web document is too large")
+        raise ResolutionError("the host could not be reached", transient=True) from exc
+    if len(body) > max_bytes:
+        raise ResolutionError("the response is too large")
+    return body, headers
+
+
+def fetch_did_web_document(url: str) -> dict:
+    body, _ = guarded_get(url, "application/did+json, application/json", MAX_DOCUMENT_BYTES)
     try:
         document = strict_json.loads(body)
     except strict_json.StrictJsonError as exc:
@@ -86,6 +96,42 @@ def fetch_did_web_document(url: str) -> dict:
     if not isinstance(document, dict):
         raise ResolutionError("did:web document is not a JSON object")
     return document
+
+
+MAX_STATUS_LIST_BYTES = 1024 * 1024  # a signed list is a few KiB; the decompressed bits are capped separately
+
+
+def fetch_status_list_text(url: str) -> tuple[str, int]:
+    """Another issuer's signed status list credential and how long it may be cached (Cache-Control max-age)."""
+    try:
+        body, headers = guarded_get(url, "application/vc+jwt, application/json", MAX_STATUS_LIST_BYTES)
+    except (ResolutionError, InvalidDid) as exc:
+        raise StatusListError(f"the status list could not be fetched: {exc.detail}", code="status_retrieval_error") from exc
+    match = re.search(r"max-age=(\d{1,6})", headers.get("cache-control", ""))
+    try:
+        return body.decode("ascii").strip(), int(match.group(1)) if match else 300
+    except UnicodeDecodeError as exc:
+        raise StatusListError("the status list is not a compact JWT", code="status_retrieval_error") from exc
+
+
+class StatusListCache:
+    """Fetched status lists kept for their max-age, so a verifier does not ask the issuer for every check (which
+    would also tell the issuer which credential was being checked, and when)."""
+
+    def __init__(self, fetch: Callable[[str], tuple[str, int]], clock: Callable[[], float] = time.monotonic) -> None:
+        self._fetch, self._clock = fetch, clock
+        self._entries: dict[str, tuple[float, str]] = {}
+
+    def __call__(self, url: str) -> str:
+        now = self._clock()
+        cached = self._entries.get(url)
+        if cached and cached[0] > now:
+            return cached[1]
+        token, max_age = self._fetch(url)
+        if len(self._entries) > 1024:
+            self._entries.clear()
+        self._entries[url] = (now + max_age, token)
+        return token
 
 
 class Resolver:

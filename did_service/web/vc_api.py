@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from did_service.errors import InvalidJson
+from did_service.errors import InvalidJson, Unprocessable
 from did_service.web.extensions import require_role, services
 from did_service.web.request_parsing import json_object
 
@@ -30,3 +30,28 @@ def verify():
         raise InvalidJson("the body must hold `verifiableCredential`", code="missing_credential")
     report = services().verify_credential(body["verifiableCredential"])
     return jsonify(report.to_dict())
+
+
+_STATUSES = ("revoked", "suspended", "active")
+
+
+@bp.post("/credentials/status")
+@require_role("issuer")
+def update_status():
+    """W3C VC API status update: {credentialId, credentialStatus: [{type, status}]}."""
+    body = json_object()
+    credential_id = body.get("credentialId")
+    changes = body.get("credentialStatus")
+    if set(body) - {"credentialId", "credentialStatus"} or not isinstance(credential_id, str) or len(credential_id) > 2048:
+        raise Unprocessable("the body holds `credentialId` (a string) and `credentialStatus`", code="invalid_status_request")
+    if not isinstance(changes, list) or not 1 <= len(changes) <= 2:
+        raise Unprocessable("`credentialStatus` is a list of one or two changes", code="invalid_status_request")
+    statuses = []
+    for change in changes:
+        if (not isinstance(change, dict) or set(change) - {"type", "status"}
+                or change.get("type") not in ("BitstringStatusListCredential", "BitstringStatusListEntry")
+                or change.get("status") not in _STATUSES):
+            raise Unprocessable("each change is {type: BitstringStatusListCredential, status: revoked|suspended|active}",
+                                code="invalid_status_request")
+        statuses.append(change["status"])
+    return jsonify({"credentialId": credential_id, "results": services().status.update(credential_id, statuses)})
