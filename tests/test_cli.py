@@ -180,3 +180,19 @@ def test_key_rotation_and_log_commands(initialized, tmp_path):
     assert audit.returncode == 0 and json.loads(audit.stdout)["entries"] == 7
     receipt = run("log", "receipt", "-", stdin=fresh.stdout)
     assert receipt.returncode == 0 and json.loads(receipt.stdout)["leaf_index"] == 6
+
+
+def test_revoke_suspend_unsuspend(initialized):
+    run = initialized
+    jwt = run("issue", "--type", "DiplomaCredential", "--subject", str(SUBJECTS_DIR / "DiplomaCredential.json")).stdout.strip()
+    credential_id = json.loads(base64.urlsafe_b64decode(jwt.split(".")[1] + "=="))["id"]
+    assert run("suspend", credential_id).returncode == 0
+    report = json.loads(run("verify", "-", stdin=jwt).stdout)
+    assert not report["verified"] and report["errors"][0]["code"] == "suspended"
+    assert run("unsuspend", credential_id).returncode == 0
+    assert run("verify", "-", stdin=jwt).returncode == 0
+    assert json.loads(run("revoke", credential_id).stdout)["results"][0]["changed"] is True
+    assert run("verify", "-", stdin=jwt).returncode == 1
+    refused = run("unsuspend", credential_id)
+    assert refused.returncode == 2 and "revocation_permanent" in refused.stderr
+    assert run("revoke", "urn:uuid:nope").returncode == 2
