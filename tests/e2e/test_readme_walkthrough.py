@@ -39,8 +39,9 @@ def test_walkthrough_runs_as_written(served):
     out = result.stdout
     verified = re.findall(r'"verified":\s*(true|false)', out)
     # curl verify (true), curl verify of the tampered copy (false), CLI verify (true), CLI verify tampered (false),
-    # then the log receipt of the issued credential (true)
-    assert verified == ["true", "false", "true", "false", "true"], out
+    # curl verify after revocation (false), then the log receipt of the issued credential (true)
+    assert verified == ["true", "false", "true", "false", "false", "true"], out
+    assert '"code":"revoked"' in out.replace(" ", "")
     assert '"ok": true' in out  # the log audit
     assert '"invalid_signature"' in out
     assert "VERIFIED" in out and "NOT VERIFIED (exit 1)" in out
