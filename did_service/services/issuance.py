@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from did_service.core import tlog
-from did_service.core.credential import build_credential, enveloped, jwt_claims, parse_issue_request
+from did_service.core.credential import IssueRequest, build_credential, enveloped, jwt_claims, parse_issue_request
 from did_service.core.did_document import jwk_method_id
 from did_service.core.proofs.jose import sign_compact
 from did_service.core.schema import SchemaRegistry
 from did_service.services.keyring import Keyring, LiveKeyring
 from did_service.services.status import StatusService
-from did_service.storage.base import CredentialRecord, LogAppend, Store
+from did_service.storage.base import CredentialRecord, LogAppend, StatusAllocation, Store
 
 
 @dataclass(frozen=True)
@@ -48,19 +48,21 @@ class IssuanceService:
     def issue_many(self, bodies: Sequence[dict[str, Any]], now: datetime) -> list[IssuedCredential]:
         """Issue several credentials in one durable log append: all are anchored and recorded, or none is returned."""
         keyring, _ = self._keys.current(fresh=True)  # never sign with a key another process just retired
-        issued = [self._sign(body, keyring, now) for body in bodies]
+        requests = [parse_issue_request(body, self._registry) for body in bodies]
+        allocations = self._status.allocate(len(requests))
+        issued = [self._sign(request, keyring, positions, now) for request, positions in zip(requests, allocations)]
         indexes = self._store.append_log(
             [LogAppend(item.entry, tlog.leaf_hash(item.entry), item.record) for item in issued]
         )
         return [replace(item, leaf_index=index) for item, index in zip(issued, indexes)]
 
-    def _sign(self, body: dict[str, Any], keyring: Keyring, now: datetime) -> IssuedCredential:
-        request = parse_issue_request(body, self._registry)
+    def _sign(
+        self, request: IssueRequest, keyring: Keyring, allocations: list[StatusAllocation], now: datetime
+    ) -> IssuedCredential:
         key = keyring.for_alg(request.alg or self._default_alg)
         credential_id = f"urn:uuid:{uuid.uuid4()}"
         # Positions are reserved before signing (they are inside the credential); one whose credential is never
         # anchored stays an unused zero bit.
-        allocations = self._status.allocate()
         credential = build_credential(
             request, issuer=self.issuer_did, credential_id=credential_id, now=now,
             status=self._status.entries_for(allocations),

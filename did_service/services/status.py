@@ -58,9 +58,11 @@ class StatusService:
 
     # --- issuance ------------------------------------------------------------------------------------------------
 
-    def allocate(self) -> list[StatusAllocation]:
-        candidates = [secrets.randbelow(self._list_size) for _ in range(CANDIDATES)]
-        return self._store.allocate_status(PURPOSES, self._list_size, candidates)
+    def allocate(self, count: int = 1) -> list[list[StatusAllocation]]:
+        """One (revocation, suspension) pair of random positions per credential, reserved in one write."""
+        candidates = [secrets.randbelow(self._list_size) for _ in range(CANDIDATES * count)]
+        flat = self._store.allocate_status(PURPOSES * count, self._list_size, candidates)
+        return [flat[i : i + len(PURPOSES)] for i in range(0, len(flat), len(PURPOSES))]
 
     def entries_for(self, allocations: list[StatusAllocation]) -> list[dict[str, Any]]:
         return [status_list.status_entry(self.list_url(a.list_id), a.purpose, a.index) for a in allocations]

@@ -845,6 +845,19 @@ class RedisStore:
         self, purposes: Sequence[str], list_size: int, candidates: Sequence[int]
     ) -> list[StatusAllocation]:
         check_allocation(purposes, list_size, candidates)
+        # The script takes each purpose once; a batch with repeats runs as consecutive units of distinct purposes.
+        out: list[StatusAllocation] = []
+        chunk: list[str] = []
+        for purpose in purposes:
+            if purpose in chunk:
+                out += self._allocate_distinct(chunk, list_size, candidates)
+                chunk = []
+            chunk.append(purpose)
+        return out + self._allocate_distinct(chunk, list_size, candidates)
+
+    def _allocate_distinct(
+        self, purposes: Sequence[str], list_size: int, candidates: Sequence[int]
+    ) -> list[StatusAllocation]:
         for _ in range(_ALLOCATION_ATTEMPTS):
             with _translated():
                 open_ids = [_text(v) if v is not None else "" for v in self._client.hmget(self._k_status_open, purposes)]

@@ -66,8 +66,8 @@ def check_allocation(purposes: Sequence[str], list_size: int, candidates: Sequen
     """Argument errors of allocate_status, raised before anything is written."""
     if not purposes:
         raise ValueError("at least one status purpose is needed")
-    if any(p not in STATUS_PURPOSES for p in purposes) or len(set(purposes)) != len(purposes):
-        raise ValueError(f"status purposes must be distinct values of {STATUS_PURPOSES}")
+    if any(p not in STATUS_PURPOSES for p in purposes):
+        raise ValueError(f"status purposes must be values of {STATUS_PURPOSES}")
     if not _is_int(list_size) or list_size < 8 or list_size % 8 or list_size > MAX_STATUS_LIST_SIZE:
         raise ValueError(f"a status list size must be a multiple of 8 in [8, {MAX_STATUS_LIST_SIZE}]")
     if not candidates or any(not _is_int(c) or not 0 <= c < list_size for c in candidates):

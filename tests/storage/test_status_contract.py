@@ -97,7 +97,6 @@ def test_purposes_get_separate_lists(store: Store) -> None:
     [
         ([], SMALL, [0]),
         (["expiry"], SMALL, [0]),
-        (["revocation", "revocation"], SMALL, [0]),
         (["revocation"], 0, [0]),
         (["revocation"], 12, [0]),
         (["revocation"], -8, [0]),
@@ -296,3 +295,16 @@ def test_publish_is_compare_and_set(store: Store) -> None:
     assert (record.version, record.published_version, record.published) == (2, 2, "list v2")
     assert not store.publish_status_list("no-such-list", 1, "x")
     assert store.log_size() == 2  # publishing is not a log event
+
+
+def test_a_batch_may_repeat_purposes_across_a_rollover(store: Store) -> None:
+    """A batch of credentials reserves a (revocation, suspension) pair each; lists roll over mid-batch."""
+    allocations = store.allocate_status(["revocation", "suspension"] * 12, 16, list(range(16)))
+    assert [a.purpose for a in allocations] == ["revocation", "suspension"] * 12
+    for purpose in ("revocation", "suspension"):
+        positions = [(a.list_id, a.index) for a in allocations if a.purpose == purpose]
+        assert len(set(positions)) == 12
+        assert len({list_id for list_id, _ in positions}) == 1
+    more = store.allocate_status(["revocation"] * 10, 16, [3])
+    assert len({(a.list_id, a.index) for a in allocations + more if a.purpose == "revocation"}) == 22
+    assert len({a.list_id for a in more}) == 2  # the first list filled up at 16

@@ -342,12 +342,7 @@ def _check_status(
     for entry in entries or [None]:
         try:
             list_url, purpose, index = status_list.parse_status_entry(entry)
-            token = fetch(list_url)
-            list_report = verify_credential(token, resolve=resolve, registry=registry, trusted_issuers=(), now=now)
-            if not list_report.verified:
-                raise status_list.StatusListError("the status list credential does not verify", code="status_verification_error")
-            list_credential = parse_compact(extract_jwt(token)).payload
-            bits = status_list.check_list_credential(list_credential, expected_issuer=issuer, purpose=purpose, list_url=list_url)
+            bits = _verified_list_bits(fetch(list_url), issuer, purpose, list_url, resolve, registry, now)
             if status_list.get_bit(bits, index):
                 code = _STATUS_CODES[purpose]
                 outcome = outcome or ("failed", code, f"the credential is {code}")
@@ -365,6 +360,28 @@ def _check_status(
 
 
 _STATUS_CODES = {"revocation": "revoked", "suspension": "suspended"}
+# Lists verified recently, by (token, issuer, purpose, url): a verifier checks many credentials against the same few
+# lists, and a list token that verified stays valid until its validUntil; a new token (a change) is a new key.
+_VERIFIED_LISTS: dict[tuple[str, str | None, str, str], tuple[bytes, datetime | None]] = {}
+_VERIFIED_LISTS_MAX = 256
+
+
+def _verified_list_bits(
+    token: str, issuer: str | None, purpose: str, list_url: str, resolve: Resolve, registry: SchemaRegistry, now: datetime
+) -> bytes:
+    key = (token, issuer, purpose, list_url)
+    cached = _VERIFIED_LISTS.get(key)
+    if cached is not None and (cached[1] is None or now - LEEWAY <= cached[1]):
+        return cached[0]
+    list_report = verify_credential(token, resolve=resolve, registry=registry, trusted_issuers=(), now=now)
+    if not list_report.verified:
+        raise status_list.StatusListError("the status list credential does not verify", code="status_verification_error")
+    list_credential = parse_compact(extract_jwt(token)).payload
+    bits = status_list.check_list_credential(list_credential, expected_issuer=issuer, purpose=purpose, list_url=list_url)
+    if len(_VERIFIED_LISTS) >= _VERIFIED_LISTS_MAX:
+        _VERIFIED_LISTS.clear()
+    _VERIFIED_LISTS[key] = (bits, parse_datetime(list_credential.get("validUntil")))
+    return bits
 
 
 def _check_anchored(report: Report, jwt_vc: JwtCredential, issuer_log: IssuerLog) -> None:
