@@ -224,8 +224,8 @@ class Store(Protocol):
     ) -> list[StatusAllocation]:
         """Reserve one unused index per purpose, atomically, in that purpose's open list (a new list is opened,
         with a fresh random list_id, when it is full). ``candidates`` are random indexes chosen by the caller from
-        ``secrets``: the store takes the first one unused in the list, and only if none is, any unused index (the
-        lowest). Two callers, in any threads or processes, never get the same (list, index). One allocation per
+        ``secrets``, split evenly among the allocations in order (shared.candidate_shares): each takes the first of
+        its share unused in the list, and only if none is, any unused index (the lowest). Two callers, in any threads or processes, never get the same (list, index). One allocation per
         purpose, in the order given. ``list_size`` is the size of lists opened by this call; an open list keeps the
         size it was created with (a candidate beyond it is skipped). A new list has all bits 0, version 0 and
         nothing published. Allocation writes no log entry. ValueError (nothing written) unless ``purposes`` are

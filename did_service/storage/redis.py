@@ -67,6 +67,7 @@ from did_service.storage.shared import (
     GroupCommit,
     Outcome,
     ProcessGroups,
+    candidate_shares,
     check_allocation,
     check_appends,
     check_checkpoint,
@@ -529,6 +530,10 @@ def _translated() -> Iterator[None]:
         raise StoreUnavailable("Redis is unreachable") from exc
 
 
+def _joined(shares: list[list[int]]) -> list[int]:
+    return [c for share in shares for c in share]
+
+
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -848,12 +853,14 @@ class RedisStore:
         # The script takes each purpose once; a batch with repeats runs as consecutive units of distinct purposes.
         out: list[StatusAllocation] = []
         chunk: list[str] = []
-        for purpose in purposes:
+        shares = candidate_shares(candidates, len(purposes))
+        start = 0
+        for i, purpose in enumerate(purposes):
             if purpose in chunk:
-                out += self._allocate_distinct(chunk, list_size, candidates)
-                chunk = []
+                out += self._allocate_distinct(chunk, list_size, _joined(shares[start:i]))
+                chunk, start = [], i
             chunk.append(purpose)
-        return out + self._allocate_distinct(chunk, list_size, candidates)
+        return out + self._allocate_distinct(chunk, list_size, _joined(shares[start:]))
 
     def _allocate_distinct(
         self, purposes: Sequence[str], list_size: int, candidates: Sequence[int]

@@ -74,6 +74,15 @@ def check_allocation(purposes: Sequence[str], list_size: int, candidates: Sequen
         raise ValueError("candidates must be a non-empty sequence of indexes in [0, list_size)")
 
 
+def candidate_shares(candidates: Sequence[int], allocations: int) -> list[list[int]]:
+    """The caller's random candidates split evenly among a batch's allocations, in order (all of them when there
+    are fewer candidates than allocations), so each allocation looks at a handful, not the whole batch's."""
+    per = len(candidates) // allocations
+    if per == 0:
+        return [list(candidates)] * allocations
+    return [list(candidates[i * per : (i + 1) * per]) for i in range(allocations)]
+
+
 def check_status_change(list_id: str, index: int, value: int, entry: LogAppend) -> None:
     """Argument errors of change_status that the arguments alone show, raised before anything is written (the
     list's own size is checked by the store)."""

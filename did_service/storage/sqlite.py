@@ -42,6 +42,7 @@ from did_service.storage.shared import (
     GroupCommit,
     Outcome,
     ProcessGroups,
+    candidate_shares,
     check_allocation,
     check_appends,
     check_checkpoint,
@@ -686,7 +687,10 @@ class SqliteStore:
         purposes, candidates = list(purposes), list(candidates)
 
         def work(conn: sqlite3.Connection) -> list[StatusAllocation]:
-            return [self._allocate_one(conn, purpose, list_size, candidates) for purpose in purposes]
+            return [
+                self._allocate_one(conn, purpose, list_size, share)
+                for purpose, share in zip(purposes, candidate_shares(candidates, len(purposes)))
+            ]
 
         return self._status_groups.get().submit(work)
 
