@@ -1,10 +1,8 @@
 """Revocation and suspension: status positions for new credentials, status changes anchored in the log, and the
 signed BitstringStatusListCredential each list is published as.
 
-A change bumps the list's version in the store in the same unit as its bit and its log entry; the list is then
-re-signed over the current bits, stored with compare-and-set on the version (concurrent writers in several workers
-do not fight, and the last version wins). Reads re-sign too when they find the published version behind, so a
-process that died between the two leaves nothing stale.
+A list is re-signed lazily: a change bumps the list's version in the store; the next read of the list signs the
+current bits once (compare-and-set on the version, so concurrent readers in several workers do not fight).
 """
 
 from __future__ import annotations
@@ -93,9 +91,6 @@ class StatusService:
                 )
             except StoreConflict as exc:
                 raise Conflict("revocation is permanent", code="revocation_permanent") from exc
-            if change.changed:
-                # Re-sign now, so the next fetch finds it ready; should this process die first, the next read signs.
-                self.published(position["list_id"])
             results.append({"status": requested, "changed": change.changed, "leafIndex": change.leaf_index})
         return results
 

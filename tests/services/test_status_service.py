@@ -31,7 +31,6 @@ def test_a_hundred_concurrent_revocations_on_one_list(svc):
     record = svc.store.get_status_list(list_id)
     assert sum(bin(b).count("1") for b in record.bits) == 100
     assert record.version == 100
-    assert record.published_version == 100  # re-signed with the changes, not at the next read
     new = svc.store.read_leaves(size_before, svc.store.log_size())
     entries = [tlog.decode_entry(leaf.entry) for leaf in new]
     assert len(entries) == 100 and {e.kind for e in entries} == {"status"} and {e.value for e in entries} == {1}
