@@ -20,7 +20,7 @@ from did_service.core.proofs.jose import sign_compact
 from did_service.core.credential import jwt_claims
 from did_service.errors import Conflict, NotFound, Unprocessable
 from did_service.services.keyring import LiveKeyring
-from did_service.errors import StoreConflict
+from did_service.errors import StoreConflict, StoreUnavailable
 from did_service.storage.base import LogAppend, StatusAllocation, Store
 
 PURPOSES = ("revocation", "suspension")
@@ -115,7 +115,9 @@ class StatusService:
             if self._store.publish_status_list(list_id, record.version, token):
                 return PublishedList(token, record.version)
         record = self._store.get_status_list(list_id)
-        return PublishedList(record.published, record.published_version)  # type: ignore[union-attr,arg-type]
+        if record is None or record.published is None:
+            raise StoreUnavailable("the status list could not be published; try again")
+        return PublishedList(record.published, record.published_version)
 
     def _sign(self, list_id: str, purpose: str, bits: bytes) -> str:
         now = self._clock()

@@ -85,3 +85,32 @@ def test_names_resolving_to_private_space_are_refused(monkeypatch, address):
     with pytest.raises(InvalidDid) as info:
         fetch_did_web_document("https://issuer.example/.well-known/did.json")
     assert "non-public" in info.value.detail
+
+
+def test_status_list_cache_keeps_lists_for_their_max_age():
+    from did_service.services.resolver import StatusListCache
+
+    fetched = []
+
+    def fetch(url):
+        fetched.append(url)
+        return f"token-{len(fetched)}", 300
+
+    now = [0.0]
+    cache = StatusListCache(fetch, clock=lambda: now[0])
+    assert cache("https://a.example/status/1") == "token-1"
+    now[0] = 299.0
+    assert cache("https://a.example/status/1") == "token-1"  # within max-age: no second request
+    now[0] = 301.0
+    assert cache("https://a.example/status/1") == "token-2"
+    assert fetched == ["https://a.example/status/1"] * 2
+
+
+def test_status_list_fetch_refuses_private_hosts():
+    from did_service.core.status_list import StatusListError
+    from did_service.services.resolver import fetch_status_list_text
+
+    for url in ("http://issuer.example/status/1", "https://127.0.0.1/status/1", "https://localhost/status/1"):
+        with pytest.raises(StatusListError) as info:
+            fetch_status_list_text(url)
+        assert info.value.code == "status_retrieval_error"
