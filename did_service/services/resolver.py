@@ -16,6 +16,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
@@ -67,18 +68,23 @@ def _check_web_host(url: str) -> None:
         raise InvalidDid("the did:web host resolves to a non-public address")
 
 
-def guarded_get(url: str, accept: str, max_bytes: int) -> tuple[bytes, Mapping[str, str]]:
-    """GET over HTTPS to a public host: no redirects, a timeout, at most ``max_bytes``. ResolutionError otherwise."""
+def guarded_get(
+    url: str, accept: str, max_bytes: int, extra_headers: Mapping[str, str] | None = None
+) -> tuple[bytes, Mapping[str, str]]:
+    """GET over HTTPS to a public host: no redirects, a timeout, at most ``max_bytes``. ResolutionError otherwise.
+    A 304 answer (to a conditional request) comes back as an empty body with a ``status`` header of "304"."""
     _check_web_host(url)
     opener = urllib.request.build_opener(
         _NoRedirect, urllib.request.HTTPSHandler(context=ssl.create_default_context())
     )
-    request = urllib.request.Request(url, headers={"Accept": accept})
+    request = urllib.request.Request(url, headers={"Accept": accept, **(extra_headers or {})})
     try:
         with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             body = response.read(max_bytes + 1)
             headers = {k.lower(): v for k, v in response.headers.items()}
     except urllib.error.HTTPError as exc:
+        if exc.code == 304:
+            return b"", {**{k.lower(): v for k, v in exc.headers.items()}, "status": "304"}
         raise ResolutionError(f"the host answered HTTP {exc.code}", transient=exc.code >= 500) from exc
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
         raise ResolutionError("the host could not be reached", transient=True) from exc
@@ -101,36 +107,56 @@ def fetch_did_web_document(url: str) -> dict:
 MAX_STATUS_LIST_BYTES = 1024 * 1024  # a signed list is a few KiB; the decompressed bits are capped separately
 
 
-def fetch_status_list_text(url: str) -> tuple[str, int]:
-    """Another issuer's signed status list credential and how long it may be cached (Cache-Control max-age)."""
+@dataclass(frozen=True)
+class FetchedList:
+    token: str | None  # None: not modified since ``etag`` (a 304)
+    max_age: int
+    etag: str | None
+
+
+def fetch_status_list_text(url: str, etag: str | None = None) -> FetchedList:
+    """Another issuer's signed status list credential, how long it may be cached (Cache-Control max-age) and its
+    ETag; with ``etag``, a conditional request that may answer "not modified"."""
     try:
-        body, headers = guarded_get(url, "application/vc+jwt, application/json", MAX_STATUS_LIST_BYTES)
+        body, headers = guarded_get(url, "application/vc+jwt, application/json", MAX_STATUS_LIST_BYTES,
+                                    {"If-None-Match": etag} if etag else None)
     except (ResolutionError, InvalidDid) as exc:
         raise StatusListError(f"the status list could not be fetched: {exc.detail}", code="status_retrieval_error") from exc
     match = re.search(r"max-age=(\d{1,6})", headers.get("cache-control", ""))
+    max_age = int(match.group(1)) if match else 300
+    if headers.get("status") == "304":
+        return FetchedList(None, max_age, etag)
     try:
-        return body.decode("ascii").strip(), int(match.group(1)) if match else 300
+        return FetchedList(body.decode("ascii").strip(), max_age, headers.get("etag"))
     except UnicodeDecodeError as exc:
         raise StatusListError("the status list is not a compact JWT", code="status_retrieval_error") from exc
 
 
 class StatusListCache:
-    """Fetched status lists kept for their max-age, so a verifier does not ask the issuer for every check (which
-    would also tell the issuer which credential was being checked, and when)."""
+    """Fetched status lists kept for their max-age, then revalidated with their ETag, so a verifier does not ask the
+    issuer for every check (which would also tell the issuer which credential was being checked, and when)."""
 
-    def __init__(self, fetch: Callable[[str], tuple[str, int]], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, fetch: Callable[[str, str | None], FetchedList], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._fetch, self._clock = fetch, clock
-        self._entries: dict[str, tuple[float, str]] = {}
+        self._entries: dict[str, tuple[float, str, str | None]] = {}
 
     def __call__(self, url: str) -> str:
         now = self._clock()
         cached = self._entries.get(url)
         if cached and cached[0] > now:
             return cached[1]
-        token, max_age = self._fetch(url)
+        fetched = self._fetch(url, cached[2] if cached else None)
+        if fetched.token is None:
+            if cached is None:
+                raise StatusListError("the list server answered 'not modified' to a first request", code="status_retrieval_error")
+            token, etag = cached[1], cached[2]
+        else:
+            token, etag = fetched.token, fetched.etag
         if len(self._entries) > 1024:
             self._entries.clear()
-        self._entries[url] = (now + max_age, token)
+        self._entries[url] = (now + fetched.max_age, token, etag)
         return token
 
 

@@ -87,23 +87,27 @@ def test_names_resolving_to_private_space_are_refused(monkeypatch, address):
     assert "non-public" in info.value.detail
 
 
-def test_status_list_cache_keeps_lists_for_their_max_age():
-    from did_service.services.resolver import StatusListCache
+def test_status_list_cache_keeps_lists_for_their_max_age_then_revalidates():
+    from did_service.services.resolver import FetchedList, StatusListCache
 
-    fetched = []
+    asked = []
+    answers = iter([FetchedList("token-1", 300, '"v1"'), FetchedList(None, 300, None), FetchedList("token-2", 60, '"v2"')])
 
-    def fetch(url):
-        fetched.append(url)
-        return f"token-{len(fetched)}", 300
+    def fetch(url, etag):
+        asked.append(etag)
+        return next(answers)
 
     now = [0.0]
     cache = StatusListCache(fetch, clock=lambda: now[0])
-    assert cache("https://a.example/status/1") == "token-1"
+    url = "https://a.example/status/1"
+    assert cache(url) == "token-1"
     now[0] = 299.0
-    assert cache("https://a.example/status/1") == "token-1"  # within max-age: no second request
+    assert cache(url) == "token-1"  # within max-age: no second request
     now[0] = 301.0
-    assert cache("https://a.example/status/1") == "token-2"
-    assert fetched == ["https://a.example/status/1"] * 2
+    assert cache(url) == "token-1"  # revalidated: 304, keeps the token
+    now[0] = 602.0
+    assert cache(url) == "token-2"  # changed
+    assert asked == [None, '"v1"', '"v1"']
 
 
 def test_status_list_fetch_refuses_private_hosts():
