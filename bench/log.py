@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import secrets
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: E402
+from log_store import raw_fsync_rate  # noqa: E402  (bench/ is the script's own folder)
 
 from did_service.core import tlog  # noqa: E402
 from did_service.core.tlog.audit import audit  # noqa: E402
@@ -34,17 +34,6 @@ from did_service.services.transparency import LogIdentity, TransparencyLog  # no
 from did_service.storage import LogAppend, SqliteStore  # noqa: E402
 
 AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-
-def raw_fsync_rate(folder: Path, seconds: float = 2.0) -> float:
-    fd = os.open(folder / "fsync.bin", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        os.write(fd, b"x" * 100)
-        os.fsync(fd)
-        count += 1
-    os.close(fd)
-    return count / (time.perf_counter() - start)
 
 
 def raw_sha256_rate(sample: bytes, n: int = 200_000) -> float:
@@ -79,7 +68,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent.parent) as tmp:
         folder = Path(tmp)
-        fsync = raw_fsync_rate(folder)
+        fsync = raw_fsync_rate(folder, 2.0)
         sample = tlog.encode_entry(tlog.StatusEntry("https://issuer.example/status/1", 1, "revocation", 1, AT))
         sha = raw_sha256_rate(b"\x00" + sample)
         print(f"\nraw os.fsync (100 B writes)          {fsync:12.0f} /s")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import tempfile
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from jwcrypto import jws  # noqa: E402
 
 from did_service.clock import utcnow  # noqa: E402
+from log_store import raw_fsync_rate  # noqa: E402  (bench/ is the script's own folder)
 from did_service.config import Settings  # noqa: E402
 from did_service.core import status_list  # noqa: E402
 from did_service.core.verifier.verify import verify_credential  # noqa: E402
@@ -41,17 +41,6 @@ def rate(fn, seconds: float) -> float:
     while time.perf_counter() - start < seconds:
         fn()
         count += 1
-    return count / (time.perf_counter() - start)
-
-
-def raw_fsync_rate(folder: Path, seconds: float) -> float:
-    fd = os.open(folder / "fsync.bin", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        os.write(fd, b"x" * 100)
-        os.fsync(fd)
-        count += 1
-    os.close(fd)
     return count / (time.perf_counter() - start)
 
 

@@ -97,19 +97,6 @@ def check_status_change(list_id: str, index: int, value: int, entry: LogAppend) 
     check_appends([entry])
 
 
-def get_bit(bits: bytes, index: int) -> int:
-    """Bit ``index`` of a W3C bitstring: most significant bit first within each byte."""
-    return (bits[index // 8] >> (7 - index % 8)) & 1
-
-
-def set_bit(bits: bytearray, index: int, value: int) -> None:
-    mask = 0x80 >> (index % 8)
-    if value:
-        bits[index // 8] |= mask
-    else:
-        bits[index // 8] &= ~mask & 0xFF
-
-
 # --- group commit -------------------------------------------------------------------------------------------
 
 

@@ -49,9 +49,9 @@ from did_service.storage.shared import (
     check_rotation,
     check_status_change,
     clamp_int64,
-    get_bit,
-    set_bit,
 )
+# One definition of the W3C bit layout (most significant bit first) for the store and the verifier.
+from did_service.core.status_list import get_bit, set_bit
 
 SCHEMA_VERSION = 2
 _BUSY_TIMEOUT_MS = 10_000
