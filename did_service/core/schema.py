@@ -47,6 +47,8 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID_PREFIX = "https://schemas.did-service.example/credentials/"
 SCHEMA_SUFFIX = ".schema.json"
 ANNOTATION = "x-did-service"
+#: The resident registration number: only a regulated bank may see it, so it is never an always-shown claim.
+RRN_CLAIM = "residentRegistrationNumber"
 #: At most this many entries in ``SchemaViolation.errors``; enough to fix a request, bounded for hostile ones.
 MAX_REPORTED_ERRORS = 20
 # iter_errors is lazy; stop collecting well before a hostile instance (thousands of bad items) costs much.
@@ -148,13 +150,16 @@ class CredentialType:
     """A registered credential type.
 
     ``schema`` is a private copy: mutating it does not change validation. ``personal_claims`` are the top-level
-    ``credentialSubject`` claims that are personal data (candidates for selective disclosure).
+    ``credentialSubject`` claims that are personal data. ``disclosable`` are the claim paths (SD-JWT VC claim
+    paths inside ``credentialSubject``: a string is a member, None every element of an array) an SD-JWT
+    issuance makes selectively disclosable; every personal claim is one of them.
     """
 
     name: str
     schema: dict[str, Any] = field(hash=False)
     display_name: dict[str, str] = field(hash=False)
     personal_claims: tuple[str, ...]
+    disclosable: tuple[tuple[str | None, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,9 @@ class _Entry:
     credential_type: CredentialType
     validator: Any  # an instance of _Validator (a dynamically created jsonschema validator class)
     fast: jsonschema_rs.Draft202012Validator  # decides validity; `validator` explains failures
+    # The same schema with what selective disclosure may leave out no longer required: a presentation shows a subset.
+    partial: jsonschema_rs.Draft202012Validator
+    partial_explainer: Any
 
 
 class SchemaRegistry:
@@ -202,7 +210,12 @@ class SchemaRegistry:
             compiled = _inline(document, registry.resolver(base_uri=SCHEMA_ID_PREFIX + file_name), file_name)
             validator = _Validator(compiled, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
             fast = jsonschema_rs.Draft202012Validator(compiled, validate_formats=True, offline=True)
-            entries[type_name] = _Entry(credential_type, validator, fast)
+            relaxed = _relax(compiled, credential_type.disclosable, file_name)
+            entries[type_name] = _Entry(
+                credential_type, validator, fast,
+                jsonschema_rs.Draft202012Validator(relaxed, validate_formats=True, offline=True),
+                _Validator(relaxed, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER),
+            )
         if not entries:
             raise ConfigurationError(f"no credential type schemas in {directory}")
         return cls(entries)
@@ -229,12 +242,18 @@ class SchemaRegistry:
             )
         return self._entries[found[0]].credential_type if found else None
 
-    def validate_subject(self, type_name: str, subject: object) -> None:
-        """Raise ``SchemaViolation`` unless ``subject`` is a valid ``credentialSubject`` of ``type_name``."""
+    def validate_subject(self, type_name: str, subject: object, *, disclosed_subset: bool = False) -> None:
+        """Raise ``SchemaViolation`` unless ``subject`` is a valid ``credentialSubject`` of ``type_name``.
+
+        ``disclosed_subset``: the subject is what a selective-disclosure presentation revealed, so claims the type
+        declares disclosable may be missing (and disclosable array elements may be fewer); whatever is present
+        must still be valid.
+        """
         entry = self._entry(type_name)
-        if entry.fast.is_valid(subject):
+        fast, explainer = (entry.partial, entry.partial_explainer) if disclosed_subset else (entry.fast, entry.validator)
+        if fast.is_valid(subject):
             return
-        collected = itertools.islice(entry.validator.iter_errors(subject), _MAX_COLLECTED_ERRORS)
+        collected = itertools.islice(explainer.iter_errors(subject), _MAX_COLLECTED_ERRORS)
         # Should the explaining validator find nothing, the subject is still invalid: say so at the root.
         problems = sorted({item for error in collected for item in _describe(error)}) or [("", "schema")]
         shown = problems[:MAX_REPORTED_ERRORS]
@@ -415,12 +434,82 @@ def _credential_type(name: str, document: dict[str, Any]) -> CredentialType:
     unknown = sorted(set(personal) - properties.keys())
     if unknown or len(set(personal)) != len(personal):
         raise ConfigurationError(f"{name}: personalClaims must be distinct properties; bad: {unknown}")
+    disclosable = _disclosable_paths(name, annotation.get("selectivelyDisclosable"), properties)
+    undisclosable = sorted(set(personal) - {path[0] for path in disclosable if len(path) == 1})
+    if undisclosable:
+        raise ConfigurationError(f"{name}: personal claims must be selectively disclosable: {undisclosable}")
+    if RRN_CLAIM in properties and (RRN_CLAIM,) not in disclosable:
+        raise ConfigurationError(f"{name}: {RRN_CLAIM} must be selectively disclosable, never in clear")
     return CredentialType(
         name=name,
         schema=copy.deepcopy(document),
         display_name=dict(display_name),
         personal_claims=tuple(personal),
+        disclosable=disclosable,
     )
+
+
+def _disclosable_paths(name: str, declared: Any, properties: dict[str, Any]) -> tuple[tuple[str | None, ...], ...]:
+    """The ``selectivelyDisclosable`` claim paths, checked: each starts at a subject property; no duplicates."""
+    if not isinstance(declared, list) or not all(
+        isinstance(path, list) and path and all(p is None or (isinstance(p, str) and p) for p in path)
+        and isinstance(path[0], str) for path in declared
+    ):
+        raise ConfigurationError(
+            f"{name}: {ANNOTATION}.selectivelyDisclosable must be a list of claim paths (lists of names or null)"
+        )
+    paths = tuple(tuple(path) for path in declared)
+    if len(set(paths)) != len(paths) or any(path[0] not in properties or path[0] == "id" for path in paths):
+        raise ConfigurationError(f"{name}: selectivelyDisclosable paths must be distinct and name subject properties")
+    # A parent must be disclosable for a nested path to mean anything on its own: otherwise the parent is clear
+    # and the nested disclosure is the only thing hidden, which is allowed; no further rule.
+    return paths
+
+
+def _relax(schema: dict[str, Any], paths: Sequence[tuple[str | None, ...]], file_name: str) -> dict[str, Any]:
+    """A copy of an inlined schema in which every disclosable claim is optional.
+
+    A disclosable member is dropped from its object's ``required``; an array whose elements are disclosable
+    loses its lower bounds (``minItems``, ``minContains``), because a holder may reveal none or some of them.
+    Everything that is revealed is still checked in full.
+    """
+    relaxed = copy.deepcopy(schema)
+    for path in paths:
+        nodes = [relaxed]
+        for position, segment in enumerate(path):
+            last = position == len(path) - 1
+            next_nodes = []
+            for node in _with_all_of(nodes):
+                if segment is None:
+                    if last:
+                        node.pop("minItems", None)
+                        if "contains" in node:
+                            node["minContains"] = 0  # keeps maxContains (e.g. "at most one head") in force
+
+                    items = node.get("items")
+                    if isinstance(items, dict):
+                        next_nodes.append(items)
+                else:
+                    if last and isinstance(node.get("required"), list):
+                        node["required"] = [r for r in node["required"] if r != segment]
+                    child = (node.get("properties") or {}).get(segment)
+                    if isinstance(child, dict):
+                        next_nodes.append(child)
+            if not next_nodes and not last:
+                raise ConfigurationError(f"{file_name}: selectivelyDisclosable path {list(path)} is not in the schema")
+            nodes = next_nodes
+    return relaxed
+
+
+def _with_all_of(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The schema objects that apply to the same instance: each node and, recursively, its ``allOf`` members."""
+    found: list[dict[str, Any]] = []
+    pending = list(nodes)
+    while pending:
+        node = pending.pop()
+        found.append(node)
+        pending.extend(member for member in node.get("allOf", []) if isinstance(member, dict))
+    return found
 
 
 # --- error reporting ----------------------------------------------------------------------------------------

@@ -511,7 +511,9 @@ def _add_type(root: Path, name: str, body: dict[str, Any]) -> None:
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID_PREFIX + f"{name}.schema.json",
-        "x-did-service": {"displayName": {"ko": "시험", "en": "Test"}, "personalClaims": ["a"]},
+        "x-did-service": {
+            "displayName": {"ko": "시험", "en": "Test"}, "personalClaims": ["a"], "selectivelyDisclosable": [["a"]],
+        },
         "type": "object",
         "additionalProperties": False,
         "properties": {"a": {"type": "string", "maxLength": 5}},
@@ -573,6 +575,23 @@ def test_loader_refuses_a_remote_ref_in_the_shared_definitions(schema_copy: Path
         ("TestCredential", {"$schema": "http://json-schema.org/draft-07/schema#"}),
         ("TestCredential", {"x-did-service": {"personalClaims": ["a"]}}),
         ("TestCredential", {"x-did-service": {"displayName": {"ko": "시험", "en": "Test"}, "personalClaims": ["b"]}}),
+        # a personal claim that selective disclosure could not hide
+        ("TestCredential", {"x-did-service": {
+            "displayName": {"ko": "시험", "en": "Test"}, "personalClaims": ["a"], "selectivelyDisclosable": []}}),
+        # disclosable paths must start at a property, be distinct, and be lists of names or null
+        ("TestCredential", {"x-did-service": {
+            "displayName": {"ko": "시험", "en": "Test"}, "personalClaims": ["a"], "selectivelyDisclosable": [["a"], ["b"]]}}),
+        ("TestCredential", {"x-did-service": {
+            "displayName": {"ko": "시험", "en": "Test"}, "personalClaims": ["a"], "selectivelyDisclosable": [["a"], ["a"]]}}),
+        ("TestCredential", {"x-did-service": {
+            "displayName": {"ko": "시험", "en": "Test"}, "personalClaims": ["a"], "selectivelyDisclosable": [["a", 1]]}}),
+        ("TestCredential", {"x-did-service": {
+            "displayName": {"ko": "시험", "en": "Test"}, "personalClaims": ["a"], "selectivelyDisclosable": [["a", "x"]]}}),
+        # the resident registration number is never a clear claim
+        ("TestCredential", {
+            "x-did-service": {"displayName": {"ko": "시험", "en": "Test"}, "personalClaims": ["a"],
+                              "selectivelyDisclosable": [["a"]]},
+            "properties": {"a": {"type": "string"}, "residentRegistrationNumber": {"type": "string"}}}),
         ("TestCredential", {"properties": {"a": {"$ref": "#/$defs/a"}}, "$defs": {"a": {"$ref": "#/$defs/a"}}}),
         ("Test_Credential", {}),
         ("TestCredential", {"properties": {"a": {"type": "string", "maxLength": 5, "pattern": "^(?<x>a)$"}}}),
@@ -600,3 +619,54 @@ def test_loader_refuses_a_missing_directory(tmp_path: Path) -> None:
     (tmp_path / "credentials").mkdir()
     with pytest.raises(ConfigurationError):
         SchemaRegistry.from_directory(tmp_path)  # no types at all
+
+
+# --- selective disclosure -----------------------------------------------------------------------------------
+
+
+def test_every_type_declares_its_personal_claims_disclosable_and_the_rrn_never_clear(registry: SchemaRegistry) -> None:
+    for name in registry.names():
+        credential_type = registry.get(name)
+        top = {path[0] for path in credential_type.disclosable if len(path) == 1}
+        assert set(credential_type.personal_claims) <= top
+    assert ("residentRegistrationNumber",) in registry.get("ResidentIdentityCredential").disclosable
+    assert ("household", None) in registry.get("ResidenceCertificateCredential").disclosable
+
+
+def test_a_disclosed_subset_validates_but_what_is_shown_is_still_checked(registry: SchemaRegistry) -> None:
+    full = subject("ResidentIdentityCredential")
+    shown = {k: full[k] for k in ("familyName", "givenName", "birthDate", "issuingAuthority")}
+    with pytest.raises(SchemaViolation):
+        registry.validate_subject("ResidentIdentityCredential", shown)  # a full credential needs every claim
+    registry.validate_subject("ResidentIdentityCredential", shown, disclosed_subset=True)
+    # issuingAuthority is not disclosable: a presentation always carries it
+    without_clear = {k: v for k, v in shown.items() if k != "issuingAuthority"}
+    assert pairs(violation_subset(registry, "ResidentIdentityCredential", without_clear)) == {("/issuingAuthority", "required")}
+    bad_rrn = {**shown, "residentRegistrationNumber": "900101-9234567"}
+    assert pairs(violation_subset(registry, "ResidentIdentityCredential", bad_rrn)) == {("/residentRegistrationNumber", "pattern")}
+    assert pairs(violation_subset(registry, "ResidentIdentityCredential", {**shown, "extra": 1})) == {("", "additionalProperties")}
+
+
+def test_a_disclosed_subset_of_array_elements_validates(registry: SchemaRegistry) -> None:
+    full = subject("ResidenceCertificateCredential")
+    spouse_only = {**full, "household": [m for m in full["household"] if m["relation"] == "spouse"]}
+    with pytest.raises(SchemaViolation):  # exactly one head is required of a full certificate
+        registry.validate_subject("ResidenceCertificateCredential", spouse_only)
+    registry.validate_subject("ResidenceCertificateCredential", spouse_only, disclosed_subset=True)
+    registry.validate_subject("ResidenceCertificateCredential", {**full, "household": []}, disclosed_subset=True)
+    two_heads = {**full, "household": [{"name": "가", "relation": "head"}, {"name": "나", "relation": "head"}]}
+    assert ("/household", "maxContains") in pairs(violation_subset(registry, "ResidenceCertificateCredential", two_heads))
+
+
+def test_nested_disclosable_members_are_optional_only_in_a_subset(registry: SchemaRegistry) -> None:
+    full = subject("DiplomaCredential")
+    partial = {**full, "graduate": {"familyName": full["graduate"]["familyName"]}}
+    with pytest.raises(SchemaViolation):
+        registry.validate_subject("DiplomaCredential", partial)
+    registry.validate_subject("DiplomaCredential", partial, disclosed_subset=True)
+
+
+def violation_subset(registry: SchemaRegistry, type_name: str, value: object) -> SchemaViolation:
+    with pytest.raises(SchemaViolation) as caught:
+        registry.validate_subject(type_name, value, disclosed_subset=True)
+    return caught.value
