@@ -81,7 +81,7 @@ def main() -> None:
         }
         key = svc.keyring.for_alg("EdDSA")
         sample = svc.issuance.issue(body, utcnow())
-        payload = sample.jwt.split(".")[1]
+        payload = sample.secured.split(".")[1]
         import base64
 
         payload_bytes = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
@@ -100,7 +100,7 @@ def main() -> None:
             token.deserialize(raw_token)
             token.verify(public, alg="EdDSA")
 
-        assert svc.verify_credential(sample.jwt).verified
+        assert svc.verify_credential(sample.secured).verified
 
         results = {}
         results["jwcrypto sign (baseline)"] = rate(raw_sign, args.seconds)
@@ -112,7 +112,7 @@ def main() -> None:
         results["durable commit alone (store floor)"] = rate(commit_only(Path(tmp)), args.seconds) if args.store == "sqlite" else float("nan")
         results["jwcrypto verify (baseline)"] = rate(raw_verify, args.seconds)
         # Distinct credentials, each verified once, as a verifier sees them (no per-credential cache can help).
-        tokens = iter([item.jwt for item in svc.issuance.issue_many([body] * 20000, utcnow())])
+        tokens = iter([item.secured for item in svc.issuance.issue_many([body] * 20000, utcnow())])
         svc.log.checkpoint()
         results["verify vc+jwt (full report)"] = rate(lambda: svc.verify_credential(next(tokens)), min(args.seconds, 2.0))
         svc.store.close()

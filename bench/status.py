@@ -64,12 +64,12 @@ def main() -> None:
 
         def status_check() -> None:
             # The credential check minus anchoring: the status lists come from a warm cache, as a verifier's would.
-            report = verify_credential(credential.jwt, resolve=svc.resolver, registry=svc.registry,
+            report = verify_credential(credential.secured, resolve=svc.resolver, registry=svc.registry,
                                        trusted_issuers={svc.issuer_did}, now=utcnow(), status_lists=cached.__getitem__)
             assert report.verified
 
         def credential_only() -> None:
-            verify_credential(credential.jwt, resolve=svc.resolver, registry=svc.registry,
+            verify_credential(credential.secured, resolve=svc.resolver, registry=svc.registry,
                               trusted_issuers={svc.issuer_did}, now=utcnow())
 
         key = svc.keyring.for_alg("EdDSA").jwk.public()

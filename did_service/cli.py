@@ -12,6 +12,7 @@ from did_service import __version__
 from did_service.clock import utcnow
 from did_service.config import Settings
 from did_service.core import strict_json
+from did_service.core.credential import CONTEXTS, FORMATS
 from did_service.errors import ConfigurationError, DidServiceError
 from did_service.services import tokens
 from did_service.services.container import Services, build_services
@@ -81,7 +82,8 @@ def cmd_issue(args: argparse.Namespace, settings: Settings) -> int:
     svc = _services(settings)
     issued = svc.issuance.issue_many(bodies, svc.clock())
     for item in issued:
-        print(item.jwt)
+        # One secured credential per line: a compact form as it is, a Data Integrity document as one-line JSON.
+        print(item.secured if isinstance(item.secured, str) else strict_json.dumps_compact(item.secured))
     print(f"issued {len(issued)} credential(s)", file=sys.stderr)
     return EXIT_OK
 
@@ -89,7 +91,7 @@ def cmd_issue(args: argparse.Namespace, settings: Settings) -> int:
 def _issue_body(args: argparse.Namespace, subject: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "credential": {
-            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "@context": list(CONTEXTS),
             "type": ["VerifiableCredential", args.type],
             "credentialSubject": subject,
         },
@@ -165,15 +167,14 @@ def cmd_log_key(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_log_receipt(args: argparse.Namespace, settings: Settings) -> int:
     """Fetch (from this instance's log, or another's with --url) and verify the receipt of the credential in FILE."""
-    from did_service.core.tlog import credential_digest
     from did_service.core.tlog.receipt import verify_receipt
-    from did_service.core.verifier.verify import extract_jwt
+    from did_service.core.verifier.secured import read_secured
 
     text = _read_text(args.file).strip()
     value = strict_json.loads(text) if text.startswith("{") else text
     if isinstance(value, dict) and "verifiableCredential" in value:
         value = value["verifiableCredential"]
-    digest = credential_digest(extract_jwt(value))
+    digest = read_secured(value).digest
     if args.url:
         # A third party: the receipt comes from the issuer's log API, the key it must verify under is pinned.
         from did_service.core.tlog.receipt import Receipt
@@ -234,6 +235,47 @@ def cmd_key_list(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_wallet_key(args: argparse.Namespace, settings: Settings) -> int:
+    """A holder key for trying presentations: the private JWK goes to a 0600 file, the did:key to stdout."""
+    import os
+
+    from did_service.core import did as dids
+    from did_service.core.keys import generate_private_key, signing_key_from_private
+
+    key = signing_key_from_private(generate_private_key(args.alg))
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(json.dumps(key.jwk.export_private(as_dict=True)) + "\n")
+    print(dids.did_key_from_public_key(key.public_key))
+    return EXIT_OK
+
+
+def cmd_wallet_present(args: argparse.Namespace, settings: Settings) -> int:
+    """Present an SD-JWT credential: keep the named claims' disclosures and sign a Key Binding JWT."""
+    from jwcrypto import jwk
+
+    from did_service.clock import utcnow
+    from did_service.core.keys import signing_key_from_private
+    from did_service.core.proofs import sd_jwt
+
+    text = _read_text(args.credential).strip()
+    if text.startswith("{"):
+        value = strict_json.loads(text)
+        value = value.get("verifiableCredential", value) if isinstance(value, dict) else value
+        ident = value.get("id") if isinstance(value, dict) else None
+        if not isinstance(ident, str) or not ident.startswith("data:application/dc+sd-jwt,"):
+            raise DidServiceError("the file holds no dc+sd-jwt credential", code="unsupported_format")
+        text = ident.split(",", 1)[1]
+    holder_key = signing_key_from_private(jwk.JWK.from_json(_read_text(args.key)).get_op_key("sign"))
+    reveal = [
+        tuple(None if part == "*" else int(part) if part.isdigit() else part for part in name.split("/"))
+        for name in args.reveal.split(",") if name
+    ]
+    print(sd_jwt.present(text, reveal=reveal, holder_key=holder_key, audience=args.audience, nonce=args.nonce,
+                         now=utcnow()))
+    return EXIT_OK
+
+
 def _read_text(name: str) -> str:
     if name == "-":
         return sys.stdin.read()
@@ -270,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--subject", required=True,
         help="JSON file with the credentialSubject, or an array of them for a batch issued all-or-nothing ('-' for stdin)",
     )
-    p.add_argument("--format", default="vc+jwt", choices=["vc+jwt"])
+    p.add_argument("--format", default="vc+jwt", choices=list(FORMATS),
+                   help="vc+jwt (default), dc+sd-jwt (holder key from a did:key/did:jwk subject id), eddsa-rdfc-2022, "
+                        "ecdsa-rdfc-2019")
     p.add_argument("--alg", choices=["EdDSA", "ES256"], help="signing algorithm (default DID_SERVICE_DEFAULT_ALG)")
     p.add_argument("--valid-until", help="XML Schema dateTimeStamp, e.g. 2031-01-01T00:00:00Z")
     p.set_defaults(func=cmd_issue)
@@ -323,6 +367,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_key_rotate)
     p = keys.add_parser("list", help="list keys, their purpose, state and log positions")
     p.set_defaults(func=cmd_key_list)
+
+    wallet = sub.add_parser("wallet", help="a minimal holder, to try presentations").add_subparsers(
+        dest="wallet_command", required=True)
+    p = wallet.add_parser("key", help="create a holder key (private JWK in --out, mode 0600); prints its did:key")
+    p.add_argument("--alg", choices=["EdDSA", "ES256"], default="EdDSA")
+    p.add_argument("--out", required=True, help="file for the private JWK (must not exist)")
+    p.set_defaults(func=cmd_wallet_key)
+    p = wallet.add_parser("present", help="print an SD-JWT presentation with a Key Binding JWT")
+    p.add_argument("--credential", required=True, help="the issue response, an enveloped credential or the SD-JWT")
+    p.add_argument("--key", required=True, help="the holder's private JWK file (from `wallet key`)")
+    p.add_argument("--reveal", required=True,
+                   help="claims to disclose, comma-separated; nested with '/', every array element with '*' "
+                        "(e.g. familyName,givenName,birthDate or household/*)")
+    p.add_argument("--audience", required=True, help="the verifier (KB-JWT aud), e.g. https://bank.example")
+    p.add_argument("--nonce", required=True, help="the verifier's nonce for this presentation")
+    p.set_defaults(func=cmd_wallet_present)
 
     did = sub.add_parser("did", help="the issuer's DID").add_subparsers(dest="did_command", required=True)
     p = did.add_parser("show", help="print the issuer's DID document")

@@ -12,17 +12,32 @@ from typing import Any
 
 from did_service.clock import to_xsd_datetime
 from did_service.core.schema import CredentialType, SchemaRegistry
-from did_service.errors import ServerControlledField, UnknownCredentialType, Unprocessable, UnsupportedFormat
+from jwcrypto import jwk
+
+from did_service.errors import (
+    DidServiceError,
+    ServerControlledField,
+    UnknownCredentialType,
+    Unprocessable,
+    UnsupportedFormat,
+)
 
 VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 VC_V1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
 ENVELOPED_TYPE = "EnvelopedVerifiableCredential"
 VC_JWT_MEDIA_TYPE = "application/vc+jwt"
-FORMATS = ("vc+jwt",)
+SD_JWT_MEDIA_TYPE = "application/dc+sd-jwt"
+#: Terms of this service's credential types (bundled in did_service/contexts; needed by Data Integrity proofs,
+#: which sign the RDF meaning of a credential: every term must be defined, none left to the v2 @vocab catch-all).
+DID_SERVICE_CONTEXT = "https://schemas.did-service.example/contexts/credentials/v1"
+CONTEXTS = [VC_V2_CONTEXT, DID_SERVICE_CONTEXT]
+FORMATS = ("vc+jwt", "dc+sd-jwt", "eddsa-rdfc-2022", "ecdsa-rdfc-2019")
+#: The key type each Data Integrity cryptosuite signs with, by JWS algorithm name.
+CRYPTOSUITE_ALGS = {"eddsa-rdfc-2022": "EdDSA", "ecdsa-rdfc-2019": "ES256"}
 
 SERVER_CONTROLLED = ("id", "issuer", "proof", "credentialStatus")
 CLIENT_FIELDS = frozenset({"@context", "type", "credentialSubject", "validFrom", "validUntil", "name", "description"})
-OPTIONS = frozenset({"format", "alg"})
+OPTIONS = frozenset({"format", "alg", "holderPublicJwk"})
 MAX_TEXT = 1024
 
 # XML Schema dateTimeStamp as VCDM 2.0 requires: a time zone is mandatory.
@@ -48,6 +63,7 @@ class IssueRequest:
     subject: dict[str, Any]
     format: str
     alg: str | None
+    holder_jwk: dict[str, Any] | None  # dc+sd-jwt: the key the holder proves possession of (cnf.jwk)
     valid_from: datetime | None
     valid_until: datetime | None
     name: str | None
@@ -73,9 +89,10 @@ def parse_issue_request(body: dict[str, Any], registry: SchemaRegistry) -> Issue
     if unknown:
         raise Unprocessable("the credential has members this issuer does not accept", code="unsupported_credential_field")
 
-    contexts = credential.get("@context", [VC_V2_CONTEXT])
-    if not isinstance(contexts, list) or contexts != [VC_V2_CONTEXT]:
-        raise Unprocessable(f"`@context` must be [\"{VC_V2_CONTEXT}\"]", code="unsupported_context")
+    contexts = credential.get("@context", CONTEXTS)
+    if contexts not in ([VC_V2_CONTEXT], CONTEXTS):
+        raise Unprocessable(f"`@context` must be [\"{VC_V2_CONTEXT}\", \"{DID_SERVICE_CONTEXT}\"]",
+                            code="unsupported_context")
 
     types = credential.get("type")
     if not isinstance(types, list) or not all(isinstance(t, str) for t in types) or "VerifiableCredential" not in types:
@@ -104,17 +121,85 @@ def parse_issue_request(body: dict[str, Any], registry: SchemaRegistry) -> Issue
     alg = options.get("alg")
     if alg is not None and alg not in ("EdDSA", "ES256"):
         raise Unprocessable("`options.alg` must be EdDSA or ES256", code="unsupported_alg")
+    suite_alg = CRYPTOSUITE_ALGS.get(fmt)
+    if suite_alg is not None:
+        if alg is not None and alg != suite_alg:
+            raise Unprocessable(f"{fmt} signs with {suite_alg}, not {alg}", code="unsupported_alg")
+        alg = suite_alg
+    holder_jwk = _holder_jwk(options, subject, fmt)
 
     return IssueRequest(
         credential_type=credential_type,
         subject=subject,
         format=fmt,
         alg=alg,
+        holder_jwk=holder_jwk,
         valid_from=valid_from,
         valid_until=valid_until,
         name=_optional_text(credential, "name"),
         description=_optional_text(credential, "description"),
     )
+
+
+def _holder_jwk(options: dict[str, Any], subject: dict[str, Any], fmt: str) -> dict[str, Any] | None:
+    """The holder's public key for SD-JWT key binding: options.holderPublicJwk, else the subject's did:key/did:jwk.
+
+    A DID whose key needs resolving over the network (did:web) is not resolved here: issuance never waits on a
+    third party; such a holder passes its key in options.
+    """
+    given = options.get("holderPublicJwk")
+    if given is not None and fmt != "dc+sd-jwt":
+        raise Unprocessable("`options.holderPublicJwk` applies to dc+sd-jwt only", code="unsupported_option")
+    if fmt != "dc+sd-jwt":
+        return None
+    if given is not None:
+        return public_holder_jwk(given)
+    subject_id = subject.get("id")
+    if isinstance(subject_id, str) and subject_id.startswith(("did:key:", "did:jwk:")):
+        from did_service.core import did as dids
+
+        try:
+            document = dids.resolve_offline(subject_id)
+            method = dids.find_verification_method(document, document["verificationMethod"][0]["id"], "authentication")
+            key = dids.public_key_from_verification_method(method)
+        except (DidServiceError, KeyError, IndexError, TypeError, ValueError) as exc:
+            raise Unprocessable("the holder DID has no usable key", code="invalid_holder_key") from exc
+        return public_holder_jwk(jwk.JWK.from_pyca(key).export_public(as_dict=True))
+    return None
+
+
+def public_holder_jwk(value: Any) -> dict[str, Any]:
+    """A holder's public JWK, checked: Ed25519 or P-256, public members only (a private key here is a leak)."""
+    if not isinstance(value, dict) or len(value) > 16:
+        raise Unprocessable("`holderPublicJwk` must be a JWK object", code="invalid_holder_key")
+    if "d" in value or any(k in value for k in ("p", "q", "dp", "dq", "qi", "k")):
+        raise Unprocessable("`holderPublicJwk` must hold a public key only", code="invalid_holder_key")
+    try:
+        key = jwk.JWK(**value)
+    except (ValueError, TypeError, jwk.InvalidJWKValue, jwk.InvalidJWKType) as exc:
+        raise Unprocessable("`holderPublicJwk` is not a valid JWK", code="invalid_holder_key") from exc
+    params = (key.get("kty"), key.get("crv"))
+    if params not in (("OKP", "Ed25519"), ("EC", "P-256")):
+        raise Unprocessable("`holderPublicJwk` must be an Ed25519 or P-256 key", code="invalid_holder_key")
+    return key.export_public(as_dict=True)
+
+
+def vct_for(public_url: str, type_name: str) -> str:
+    """The SD-JWT VC type identifier of a credential type: an https URL where its type metadata is served."""
+    return f"{public_url.rstrip('/')}/vct/{type_name}"
+
+
+_VCT_TYPE = re.compile(r"https?://[^/?#]+/vct/([A-Z][A-Za-z0-9]*)\Z")
+
+
+def credential_type_from_vct(vct: str) -> str:
+    """The credential type name a vct stands for (the last segment of a .../vct/<Type> URL), else vct itself.
+
+    Any host may use the name, and that is deliberate: a credential claiming a registered type is held to its
+    schema and must come from a trusted issuer, whereas an unrecognised vct would only earn a warning.
+    """
+    match = _VCT_TYPE.match(vct)
+    return match.group(1) if match else vct
 
 
 def _optional_datetime(credential: dict[str, Any], name: str) -> datetime | None:
@@ -142,7 +227,7 @@ def build_credential(
     if request.valid_until and request.valid_until <= max(now, valid_from):
         raise Unprocessable("`validUntil` must be in the future and after `validFrom`", code="invalid_validity_period")
     credential: dict[str, Any] = {
-        "@context": [VC_V2_CONTEXT],
+        "@context": list(CONTEXTS),
         "id": credential_id,
         "type": ["VerifiableCredential", request.credential_type.name],
         "issuer": issuer,
@@ -183,5 +268,36 @@ def jwt_claims(credential: dict[str, Any], now: datetime) -> dict[str, Any]:
     return payload
 
 
-def enveloped(jwt: str) -> dict[str, Any]:
-    return {"@context": [VC_V2_CONTEXT], "id": f"data:{VC_JWT_MEDIA_TYPE},{jwt}", "type": ENVELOPED_TYPE}
+def enveloped(compact: str, media_type: str = VC_JWT_MEDIA_TYPE) -> dict[str, Any]:
+    return {"@context": [VC_V2_CONTEXT], "id": f"data:{media_type},{compact}", "type": ENVELOPED_TYPE}
+
+
+def sd_jwt_vc_claims(
+    credential: dict[str, Any], vct: str, holder_jwk: dict[str, Any] | None, now: datetime
+) -> dict[str, Any]:
+    """The SD-JWT VC payload (before disclosures are split off) for a built credential.
+
+    The subject's claims sit at the top level as SD-JWT VC wants; ``sub`` is the subject id, ``jti`` the credential
+    id (so the log entry and the status service find it), ``nbf``/``exp`` the validity period. Status stays the
+    credential's W3C Bitstring Status List entries, in clear under ``credentialStatus``: a verifier needs them
+    whatever the holder discloses, and they carry list positions only.
+    """
+    claims: dict[str, Any] = {"iss": credential["issuer"], "jti": credential["id"], "iat": int(now.timestamp())}
+    valid_from = parse_datetime(credential["validFrom"])
+    if valid_from is not None:
+        claims["nbf"] = int(valid_from.timestamp())
+    if "validUntil" in credential:
+        valid_until = parse_datetime(credential["validUntil"])
+        if valid_until is not None:
+            claims["exp"] = int(valid_until.timestamp())
+    claims["vct"] = vct
+    subject = dict(credential["credentialSubject"])
+    subject_id = subject.pop("id", None)
+    if isinstance(subject_id, str):
+        claims["sub"] = subject_id
+    if holder_jwk is not None:
+        claims["cnf"] = {"jwk": holder_jwk}
+    if "credentialStatus" in credential:
+        claims["credentialStatus"] = credential["credentialStatus"]
+    claims.update(subject)
+    return claims

@@ -170,6 +170,7 @@ class _Entry:
     # The same schema with what selective disclosure may leave out no longer required: a presentation shows a subset.
     partial: jsonschema_rs.Draft202012Validator
     partial_explainer: Any
+    compiled: dict[str, Any]
 
 
 class SchemaRegistry:
@@ -215,6 +216,7 @@ class SchemaRegistry:
                 credential_type, validator, fast,
                 jsonschema_rs.Draft202012Validator(relaxed, validate_formats=True, offline=True),
                 _Validator(relaxed, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER),
+                compiled,
             )
         if not entries:
             raise ConfigurationError(f"no credential type schemas in {directory}")
@@ -241,6 +243,10 @@ class SchemaRegistry:
                 code="ambiguous_credential_type",
             )
         return self._entries[found[0]].credential_type if found else None
+
+    def compiled_schema(self, type_name: str) -> dict[str, Any]:
+        """A self-contained copy of the type's subject schema (every ``$ref`` inlined), for publishing."""
+        return copy.deepcopy(self._entry(type_name).compiled)
 
     def validate_subject(self, type_name: str, subject: object, *, disclosed_subset: bool = False) -> None:
         """Raise ``SchemaViolation`` unless ``subject`` is a valid ``credentialSubject`` of ``type_name``.

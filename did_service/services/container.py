@@ -13,6 +13,7 @@ from did_service.errors import ConfigurationError, NotFound
 from did_service.core.did import did_web_from_url
 from did_service.core.did_document import build_issuer_document
 from did_service.core.schema import SchemaRegistry
+from did_service.core.verifier.presentation import PresentationResult, verify_presentation
 from did_service.core.verifier.report import Report
 from did_service.core.verifier.verify import AnchorEvidence, IssuerLog, verify_credential
 from did_service.services.issuance import IssuanceService
@@ -51,9 +52,14 @@ class Services:
         return self.keys.current()[1]
 
     def verify_credential(self, value: Any) -> Report:
+        return verify_credential(value, **self._verifier_context())
+
+    def verify_presentation(self, value: Any, *, challenge: str, domain: str) -> PresentationResult:
+        return verify_presentation(value, challenge=challenge, domain=domain, **self._verifier_context())
+
+    def _verifier_context(self) -> dict[str, Any]:
         own_log = IssuerLog(self.log.identity.vkey, self.log.identity.origin, self._anchor_evidence)
-        return verify_credential(
-            value,
+        return dict(
             resolve=self.resolver,
             registry=self.registry,
             trusted_issuers={self.issuer_did},
@@ -116,7 +122,7 @@ def build_services(
     resolver = Resolver(issuer_did, lambda: keys.current()[1])
     status = StatusService(store, keys, issuer_did, settings.public_url, settings.status_list_size,
                            settings.status_max_age, clock)
-    issuance = IssuanceService(store, keys, registry, issuer_did, settings.default_alg, status)
+    issuance = IssuanceService(store, keys, registry, issuer_did, settings.default_alg, status, settings.public_url)
     return Services(settings, store, registry, issuer_did, keys, resolver, issuance, transparency, status, clock)
 
 

@@ -18,7 +18,7 @@ def issue():
     svc = services()
     issued = svc.issuance.issue(body, svc.clock())
     # The leaf index says where the credential is anchored; its receipt is at /log/v1/receipt/<digest>.
-    response = jsonify({"verifiableCredential": issued.enveloped, "leafIndex": issued.leaf_index})
+    response = jsonify({"verifiableCredential": issued.verifiable_credential, "leafIndex": issued.leaf_index})
     response.status_code = 201
     return response
 
@@ -30,6 +30,33 @@ def verify():
         raise InvalidJson("the body must hold `verifiableCredential`", code="missing_credential")
     report = services().verify_credential(body["verifiableCredential"])
     return jsonify(report.to_dict())
+
+
+MAX_CHALLENGE = 512
+
+
+@bp.post("/presentations/verify")
+def verify_presentation():
+    """W3C VC API: {verifiablePresentation, options: {challenge, domain}}; both options are required.
+
+    The challenge (nonce) and domain (audience) are the verifier's own: without them a presentation could be
+    replayed from anywhere, so a request without them is refused rather than verified weakly.
+    """
+    body = json_object()
+    if "verifiablePresentation" not in body:
+        raise InvalidJson("the body must hold `verifiablePresentation`", code="missing_presentation")
+    if set(body) - {"verifiablePresentation", "options"}:
+        raise Unprocessable("the body holds `verifiablePresentation` and `options` only", code="unsupported_request_field")
+    options = body.get("options")
+    if not isinstance(options, dict) or set(options) - {"challenge", "domain"}:
+        raise Unprocessable("`options` must be {challenge, domain}", code="invalid_options")
+    challenge, domain = options.get("challenge"), options.get("domain")
+    for name, value in (("challenge", challenge), ("domain", domain)):
+        if not isinstance(value, str) or not value or len(value) > MAX_CHALLENGE:
+            raise Unprocessable(f"`options.{name}` is required: a string of 1 to {MAX_CHALLENGE} characters",
+                                code=f"missing_{name}")
+    result = services().verify_presentation(body["verifiablePresentation"], challenge=challenge, domain=domain)
+    return jsonify(result.to_dict())
 
 
 _STATUSES = ("revoked", "suspended", "active")

@@ -147,7 +147,8 @@ def test_enveloped_form_and_bad_envelopes():
     assert verify({"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "EnvelopedVerifiableCredential", "id": f"data:application/vc+jwt,{GOOD}"}).verified
     report = verify({"type": "EnvelopedVerifiableCredential", "id": f"data:application/jwt,{GOOD}"})
     assert codes(report) == ["unsupported_format"]
-    assert codes(verify({"type": ["VerifiableCredential"], "proof": {}})) == ["unsupported_format"]
+    # A Data Integrity proof is read now; an empty one names what is wrong with it.
+    assert codes(verify({"type": ["VerifiableCredential"], "proof": {}})) == ["unsupported_proof_type"]
     assert codes(verify(42)) == ["malformed_credential"]
 
 

@@ -34,7 +34,7 @@ def run():
         issued = svc.issuance.issue_many([issue_body(), issue_body("DiplomaCredential")], svc.clock())
         with lock:
             for item in issued:
-                sys.stdout.write(f"{item.leaf_index} {item.jwt}\n")
+                sys.stdout.write(f"{item.leaf_index} {item.secured}\n")
             sys.stdout.flush()
 for _ in range(3):
     threading.Thread(target=run, daemon=True).start()

@@ -15,11 +15,11 @@ from tests.e2e.conftest import DID_SERVICE
 README = TESTS_DIR.parent / "README.md"
 
 
-def walkthrough_script(port: int) -> str:
+def walkthrough_script(port: int, heading: str = "## A 5-minute walkthrough", min_blocks: int = 5) -> str:
     text = README.read_text(encoding="utf-8")
-    section = text.split("## A 5-minute walkthrough", 1)[1].split("\n## ", 1)[0]
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
-    assert len(blocks) >= 5, "the walkthrough lost its shell blocks"
+    assert len(blocks) >= min_blocks, "the walkthrough lost its shell blocks"
     script = "\n".join(re.sub(r"^   ", "", block, flags=re.M) for block in blocks)
     return (
         script.replace("127.0.0.1:5000", f"127.0.0.1:{port}")
@@ -48,6 +48,26 @@ def test_walkthrough_runs_as_written(served):
     assert '"id":"did:web:127.0.0.1%3A' in out.replace(" ", "")
     token_file_leak = list(workdir.rglob("*.key"))
     assert all(p.stat().st_mode & 0o077 == 0 for p in token_file_leak)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None and os.environ.get("CI") != "true", reason="curl is not installed")
+def test_selective_disclosure_walkthrough_runs_as_written(served):
+    port, env, workdir = served
+    script = walkthrough_script(port, "## Showing only what a bank may see", min_blocks=4)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    out = re.sub(r"\s", "", result.stdout)
+    # the bank's presentation (true), its replay with another nonce (false), the diploma from the CLI and over HTTP
+    assert re.findall(r'^\{"verified":(true|false),"checks"', result.stdout, flags=re.M) == ["true", "false", "true"]
+    assert '"code":"kb_nonce_mismatch"' in out
+    assert "VERIFIED" in out and '{"id":"anchored","status":"passed"}' in out
+    disclosed = re.search(r'"credentialSubject":(\{[^}]*\})', out).group(1)
+    presentation_result = result.stdout.splitlines()[0]
+    assert '"birthDate":"1990-01-01"' in disclosed and "residentRegistrationNumber" not in presentation_result
+    assert '"sd":"always"' in out
+    assert (workdir / "holder.jwk").stat().st_mode & 0o077 == 0
 
 
 def test_production_refuses_default_secrets(tmp_path):

@@ -43,7 +43,7 @@ def test_a_hundred_concurrent_revocations_on_one_list(svc):
                                              purpose="revocation", list_url=svc.status.list_url(list_id))
     assert {i for i in range(len(bits) * 8) if status_list.get_bit(bits, i)} == indexes
     for item in issued[:5]:
-        assert not svc.verify_credential(item.jwt).verified
+        assert not svc.verify_credential(item.secured).verified
 
 
 def test_status_rules(svc):
@@ -52,11 +52,11 @@ def test_status_rules(svc):
     assert svc.status.update(cid, ["suspended"])[0]["changed"]
     assert not svc.status.update(cid, ["suspended"])[0]["changed"]
     assert svc.status.update(cid, ["active"])[0]["changed"]
-    assert svc.verify_credential(item.jwt).verified
+    assert svc.verify_credential(item.secured).verified
     assert svc.status.update(cid, ["revoked"])[0]["changed"]
     with pytest.raises(Conflict):
         svc.status.update(cid, ["active"])
     with pytest.raises(NotFound):
         svc.status.update("urn:uuid:unknown", ["revoked"])
-    report = svc.verify_credential(item.jwt)
+    report = svc.verify_credential(item.secured)
     assert {c.id: c.code for c in report.checks}["status"] == "revoked"

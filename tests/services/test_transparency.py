@@ -55,11 +55,11 @@ def forged_entry(original: bytes) -> bytes:
 def test_issued_credentials_are_anchored_and_verify(svc):
     issued = svc.issuance.issue_many([issue_body(), issue_body("DiplomaCredential")], svc.clock())
     assert [i.leaf_index for i in issued] == [3, 4]  # after the three key entries
-    report = svc.verify_credential(issued[1].jwt)
+    report = svc.verify_credential(issued[1].secured)
     assert report.verified, report.to_dict()
     assert {c.id: c.status.value for c in report.checks}["anchored"] == "passed"
     entry = tlog.decode_entry(svc.store.read_leaves(3, 4)[0].entry)
-    assert entry.credential_digest == tlog.credential_digest(issued[0].jwt)
+    assert entry.credential_digest == tlog.credential_digest(issued[0].secured)
     assert "홍" not in svc.store.read_leaves(3, 4)[0].entry.decode()  # digests and ids only
     assert audit(StoreLogSource(svc.store), svc.log.identity.vkey).ok
 
@@ -92,7 +92,7 @@ def test_a_credential_that_was_never_logged_does_not_verify(svc):
     """Silent issuance: a credential signed with the issuer's key but not appended to the log."""
     honest = svc.issuance.issue(issue_body(), svc.clock())
     key = svc.keyring.for_alg("EdDSA")
-    claims = json.loads(base64.urlsafe_b64decode(honest.jwt.split(".")[1] + "=="))
+    claims = json.loads(base64.urlsafe_b64decode(honest.secured.split(".")[1] + "=="))
     claims["id"] = claims["jti"] = "urn:uuid:00000000-0000-4000-8000-000000000001"
     silent = sign_compact(claims, key, jwk_method_id(svc.issuer_did, key), "vc+jwt")
     report = svc.verify_credential(silent)
@@ -114,9 +114,9 @@ def test_key_rotation_keeps_old_credentials_and_refuses_the_retired_key(svc, tmp
     again = build_services(svc.settings, store=svc.store)  # a restarted server picks up the new key
     methods = [m["id"] for m in again.did_document["verificationMethod"]]
     assert f"{again.issuer_did}#{old_key.kid}" in methods and f"{again.issuer_did}#{new_key.kid}" in methods
-    assert again.verify_credential(old_credential.jwt).verified
+    assert again.verify_credential(old_credential.secured).verified
     fresh = again.issuance.issue(issue_body(), again.clock())
-    assert fresh.record.issuer_kid == new_key.kid and again.verify_credential(fresh.jwt).verified
+    assert fresh.record.issuer_kid == new_key.kid and again.verify_credential(fresh.secured).verified
 
     # Someone holding the retired key signs and logs a credential after retirement: anchored, but out of service.
     claims = dict(fresh.credential) | {"iss": again.issuer_did, "jti": "urn:uuid:00000000-0000-4000-8000-000000000002",
@@ -148,9 +148,9 @@ def test_a_running_service_follows_a_rotation_made_elsewhere(svc):
     new_key, _ = keyring_service.rotate_key(other_process.store, kek, svc.issuer_did, "EdDSA", svc.clock())
     after = svc.issuance.issue(issue_body(), svc.clock())
     assert after.record.issuer_kid == new_key.kid
-    report = svc.verify_credential(after.jwt)
+    report = svc.verify_credential(after.secured)
     assert report.verified, report.to_dict()
-    assert svc.verify_credential(before.jwt).verified
+    assert svc.verify_credential(before.secured).verified
     svc.keys.current(fresh=True)
     assert f"{svc.issuer_did}#{new_key.kid}" in [m["id"] for m in svc.did_document["verificationMethod"]]
 
@@ -230,10 +230,10 @@ def test_a_receipt_for_another_credential_does_not_anchor(svc):
     first, second = svc.issuance.issue_many([issue_body(), issue_body()], svc.clock())
     other = svc.log.receipt(second.record.digest)
     lying = IssuerLog(svc.log.identity.vkey, svc.log.identity.origin, lambda digest: AnchorEvidence(other, 0, None))
-    report = verify_credential(first.jwt, resolve=svc.resolver, registry=svc.registry, trusted_issuers={svc.issuer_did},
+    report = verify_credential(first.secured, resolve=svc.resolver, registry=svc.registry, trusted_issuers={svc.issuer_did},
                                now=svc.clock(), issuer_logs={svc.issuer_did: lying})
     assert not report.verified and "anchor_mismatch" in [e["code"] for e in report.errors]
     wrong_origin = IssuerLog(svc.log.identity.vkey, "elsewhere.example/log", svc._anchor_evidence)
-    report = verify_credential(first.jwt, resolve=svc.resolver, registry=svc.registry, trusted_issuers={svc.issuer_did},
+    report = verify_credential(first.secured, resolve=svc.resolver, registry=svc.registry, trusted_issuers={svc.issuer_did},
                                now=svc.clock(), issuer_logs={svc.issuer_did: wrong_origin})
     assert not report.verified and {c.id: c.status.value for c in report.checks}["anchored"] == "failed"

@@ -44,7 +44,7 @@ def test_acknowledged_writes_survive_kill_9(own_redis, tmp_path):
     assert [k.kid for k in reopened.list_keys()] == [k.kid for k in store.list_keys()]
     # The service restarts on the same store with the same keys, and what it issued before still verifies.
     again = build_services(make_settings(tmp_path / "i", store_url=server.url), store=reopened)
-    assert again.verify_credential(issued[0].jwt).verified
+    assert again.verify_credential(issued[0].secured).verified
 
 
 def test_unreachable_redis_is_unavailable_not_a_crash(own_redis):

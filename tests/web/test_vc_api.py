@@ -266,7 +266,8 @@ def test_store_outage_is_503_and_issues_nothing(client, auth, services):
     from tests.support import free_port
 
     unreachable = RedisStore(f"redis://127.0.0.1:{free_port()}/0")
-    services.issuance = IssuanceService(unreachable, services.keys, services.registry, services.issuer_did, "EdDSA", services.status)
+    services.issuance = IssuanceService(unreachable, services.keys, services.registry, services.issuer_did, "EdDSA", services.status,
+                                         services.settings.public_url)
     response = client.post("/credentials/issue", json=issue_body(), headers=auth)
     problem = assert_problem(response, 503, "store_unavailable")
     assert response.headers["Retry-After"]

@@ -65,7 +65,10 @@ DEFAULT_IAT_WINDOW_S = 300
 RESERVED_NAMES = frozenset({"_sd", "..."})
 # SD-JWT VC section 3.2.2: these claims MUST NOT be selectively disclosed (the verifier needs them to decide
 # what the credential is, whether it is valid now, and whom it is bound to).
-VC_CLEAR_ONLY_CLAIMS = frozenset({"iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status"})
+# `credentialStatus` and `jti` are this service's additions: a holder who could withhold the status entries
+# would hide a revocation, and the credential id is what the log and the status service know it by.
+VC_CLEAR_ONLY_CLAIMS = frozenset({"iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status",
+                                  "credentialStatus", "jti"})
 # What our issuer keeps in clear: the SD-JWT VC list, plus `iat` (the verifier's validity check reads it) and
 # the SD-JWT's own members.
 ISSUER_CLEAR_CLAIMS = VC_CLEAR_ONLY_CLAIMS | {"iat", "_sd", "_sd_alg", "..."}

@@ -27,6 +27,7 @@ from did_service.core.tlog.entries import (
     StatusEntry,
     StatusRef,
     credential_digest,
+    data_integrity_digest,
     decode_entry,
     encode_entry,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "consistency_node_ids",
     "consistency_proof",
     "credential_digest",
+    "data_integrity_digest",
     "decode_entry",
     "encode_entry",
     "fold_right",

@@ -274,6 +274,19 @@ def decode_entry(data: bytes) -> Entry:
 
 
 def credential_digest(secured: str | bytes) -> str:
-    """Lowercase hex SHA-256 of the exact secured credential (for vc+jwt: the compact JWS text, as ASCII)."""
+    """Lowercase hex SHA-256 of the exact secured credential as text.
+
+    vc+jwt: the compact JWS. dc+sd-jwt: the issuer-signed JWT alone (the part before the first ``~``), which every
+    presentation carries whatever it discloses. Data Integrity: see ``data_integrity_digest``.
+    """
     data = secured.encode("utf-8") if isinstance(secured, str) else secured
     return hashlib.sha256(data).hexdigest()
+
+
+def data_integrity_digest(document: dict) -> str:
+    """SHA-256 of the RFC 8785 (JCS) serialization of a Data Integrity secured document, proof included.
+
+    JCS, not the received bytes: a JSON credential is re-serialized whenever a wallet stores it or embeds it in a
+    presentation, and every such copy has the same JCS form.
+    """
+    return hashlib.sha256(rfc8785.dumps(document)).hexdigest()

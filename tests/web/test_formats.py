@@ -1,0 +1,287 @@
+"""Every securing format over HTTP: issue, verify, present with holder binding, revoke, anchor."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+
+import pytest
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from did_service.clock import utcnow
+from did_service.core import did as dids
+from did_service.core import tlog
+from did_service.core.keys import signing_key_from_private
+from did_service.core.proofs import data_integrity, sd_jwt
+from tests.support import CREDENTIAL_TYPES, issue_body, load_subject
+
+FORMATS = ["vc+jwt", "dc+sd-jwt", "eddsa-rdfc-2022", "ecdsa-rdfc-2019"]
+SD_MEDIA = "data:application/dc+sd-jwt,"
+VERIFIER = "https://bank.example"
+
+
+def issue(client, auth, credential_type="ResidentIdentityCredential", subject=None, **options):
+    response = client.post("/credentials/issue", json=issue_body(credential_type, subject, **options), headers=auth)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def verify(client, value) -> dict:
+    response = client.post("/credentials/verify", json={"verifiableCredential": value})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def present(client, value, challenge="n-0S6_WzA2Mj", domain=VERIFIER) -> dict:
+    body = {"verifiablePresentation": value, "options": {"challenge": challenge, "domain": domain}}
+    response = client.post("/presentations/verify", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def failed(report: dict) -> dict[str, str]:
+    return {c["id"]: c.get("code") for c in report["checks"] if c["status"] != "passed"}
+
+
+def compact(vc: dict) -> str:
+    prefix = SD_MEDIA if vc["id"].startswith(SD_MEDIA) else "data:application/vc+jwt,"
+    return vc["id"][len(prefix):]
+
+
+class Holder:
+    """A resident's wallet key and its did:key."""
+
+    def __init__(self, alg: str = "EdDSA") -> None:
+        private = ed25519.Ed25519PrivateKey.generate() if alg == "EdDSA" else ec.generate_private_key(ec.SECP256R1())
+        self.key = signing_key_from_private(private)
+        self.did = dids.did_key_from_public_key(private.public_key())
+        self.method = dids.resolve_offline(self.did)["verificationMethod"][0]["id"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("credential_type", CREDENTIAL_TYPES)
+def test_every_format_and_type_round_trips_through_http(client, auth, services, fmt, credential_type):
+    holder = Holder()
+    subject = {**load_subject(credential_type), "id": holder.did}
+    body = issue(client, auth, credential_type, subject, format=fmt)
+    vc = body["verifiableCredential"]
+    report = verify(client, vc)
+    assert report["verified"] is True, report
+    checks = {c["id"] for c in report["checks"]}
+    assert checks >= {"format", "issuer_key", "signature", "data_model", "validity_period", "schema",
+                      "trusted_issuer", "status", "anchored", "key_history"}
+    if fmt == "dc+sd-jwt":
+        assert "disclosures" in checks
+        assert verify(client, compact(vc))["verified"] is True
+
+    # The log anchors the digest the format defines (docs/formats.md), so a third party can recompute it.
+    if fmt in ("vc+jwt", "dc+sd-jwt"):
+        expected = hashlib.sha256(compact(vc).split("~")[0].encode()).hexdigest()
+    else:
+        assert vc["proof"]["cryptosuite"] == fmt and vc["proof"]["proofPurpose"] == "assertionMethod"
+        expected = hashlib.sha256(rfc8785.dumps(vc)).hexdigest()
+    record = services.store.get_credential_by_digest(expected)
+    assert record is not None and record.leaf_index == body["leafIndex"] and record.format == fmt
+    leaf = services.store.read_leaves(body["leafIndex"], body["leafIndex"] + 1)[0]
+    entry = tlog.decode_entry(leaf.entry)
+    assert entry.credential_digest == expected
+
+
+@pytest.mark.parametrize("fmt", ["eddsa-rdfc-2022", "ecdsa-rdfc-2019"])
+def test_data_integrity_credential_is_strict_json_ld(client, auth, fmt):
+    vc = issue(client, auth, format=fmt)["verifiableCredential"]
+    assert vc["@context"] == ["https://www.w3.org/ns/credentials/v2",
+                              "https://schemas.did-service.example/contexts/credentials/v1"]
+    tampered = copy.deepcopy(vc)
+    tampered["credentialSubject"]["givenName"] = "길순"
+    # The signature fails, and the changed document is not the one the log anchored either.
+    assert failed(verify(client, tampered)) == {"signature": "invalid_signature", "anchored": "not_anchored",
+                                                "key_history": "not_anchored"}
+    added = copy.deepcopy(vc)
+    added["credentialSubject"]["nickname"] = "x"  # an undefined term, added after signing
+    report = verify(client, added)
+    assert report["verified"] is False and "signature" in failed(report)
+    reordered = copy.deepcopy(vc)
+    reordered["@context"] = list(reversed(vc["@context"]))
+    assert verify(client, reordered)["verified"] is False
+
+
+def test_data_integrity_suite_fixes_the_algorithm(client, auth):
+    response = client.post("/credentials/issue", json=issue_body(format="eddsa-rdfc-2022", alg="ES256"), headers=auth)
+    assert response.status_code == 422 and response.get_json()["code"] == "unsupported_alg"
+    vc = issue(client, auth, format="ecdsa-rdfc-2019")["verifiableCredential"]
+    assert vc["proof"]["verificationMethod"].startswith(vc["issuer"] + "#")
+
+
+def test_sd_jwt_hides_every_personal_claim_and_the_rrn(client, auth):
+    vc = issue(client, auth, format="dc+sd-jwt")["verifiableCredential"]
+    text = compact(vc)
+    issuer_jwt = text.split("~")[0]
+    payload = json.loads(_b64(issuer_jwt.split(".")[1]))
+    subject = load_subject()
+    # Nothing personal is in clear in the signed part: not the RRN, not a name, not the birth date.
+    signed_text = json.dumps(payload, ensure_ascii=False)
+    for claim in ("residentRegistrationNumber", "familyName", "givenName", "birthDate"):
+        assert claim not in payload and str(subject[claim]) not in signed_text
+    assert payload["issuingAuthority"] == subject["issuingAuthority"]  # not personal: stays in clear
+    assert payload["vct"].endswith("/vct/ResidentIdentityCredential") and payload["_sd_alg"] == "sha-256"
+    assert payload["credentialStatus"][0]["type"] == "BitstringStatusListEntry"
+    # Decoys: more digests than disclosures.
+    assert len(payload["_sd"]) > len(text.rstrip("~").split("~")) - 1
+
+
+def test_sd_jwt_holder_binding_from_did_key_and_from_options(client, auth):
+    holder = Holder("ES256")
+    subject = {**load_subject(), "id": holder.did}
+    payload = _sd_payload(issue(client, auth, subject=subject, format="dc+sd-jwt"))
+    assert payload["cnf"]["jwk"] == dids.public_jwk_from_public_key(holder.key.public_key)
+    assert payload["sub"] == holder.did
+    other = Holder()
+    payload = _sd_payload(issue(client, auth, format="dc+sd-jwt", holderPublicJwk=other.key.public_jwk))
+    assert payload["cnf"]["jwk"] == dids.public_jwk_from_public_key(other.key.public_key)
+    response = client.post("/credentials/issue", json=issue_body(format="dc+sd-jwt", holderPublicJwk={
+        **other.key.jwk.export_private(as_dict=True)}), headers=auth)
+    assert response.status_code == 422 and response.get_json()["code"] == "invalid_holder_key"
+
+
+def test_bank_sees_only_what_the_resident_discloses(client, auth):
+    holder = Holder()
+    subject = {**load_subject(), "id": holder.did}
+    vc = issue(client, auth, subject=subject, format="dc+sd-jwt")["verifiableCredential"]
+    reveal = [("familyName",), ("givenName",), ("birthDate",)]
+    presentation = sd_jwt.present(compact(vc), reveal=reveal, holder_key=holder.key, audience=VERIFIER,
+                                  nonce="nonce-1", now=utcnow())
+    result = present(client, presentation, challenge="nonce-1")
+    assert result["verified"] is True, result
+    shown = result["credentials"][0]["credentialSubject"]
+    assert shown == {"familyName": subject["familyName"], "givenName": subject["givenName"],
+                     "birthDate": subject["birthDate"], "issuingAuthority": subject["issuingAuthority"],
+                     "id": holder.did}
+    assert "residentRegistrationNumber" not in json.dumps(result)
+    checks = {c["id"]: c["status"] for c in result["credentials"][0]["checks"]}
+    assert checks["holder_binding"] == "passed" and checks["disclosures"] == "passed"
+
+    # Replayed to another verifier, or with another nonce: refused, with the reason. Claims of an SD-JWT whose
+    # proof failed are not read at all (data_model could not run).
+    unverified = {"data_model": "unverified"}
+    assert failed(present(client, presentation, challenge="nonce-2")["credentials"][0]) == {
+        "holder_binding": "kb_nonce_mismatch", **unverified}
+    assert failed(present(client, presentation, challenge="nonce-1", domain="https://other.example")[
+        "credentials"][0]) == {"holder_binding": "kb_audience_mismatch", **unverified}
+    # One disclosure altered: the whole presentation fails, no claim is silently dropped.
+    parts = presentation.split("~")
+    parts[1] = parts[1][:-2] + ("A" if parts[1][-2] != "A" else "B") + parts[1][-1]
+    result = present(client, "~".join(parts), challenge="nonce-1")
+    assert result["verified"] is False and "credentialSubject" not in result["credentials"][0]
+    # Without a Key Binding JWT a copied credential is useless to present.
+    bare = sd_jwt.present(compact(vc), reveal=reveal)
+    assert failed(present(client, bare, challenge="nonce-1")["credentials"][0]) == {
+        "holder_binding": "key_binding_required", **unverified}
+    # As an enveloped credential too.
+    enveloped = {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "EnvelopedVerifiableCredential",
+                 "id": SD_MEDIA + presentation}
+    assert present(client, enveloped, challenge="nonce-1")["verified"] is True
+
+
+def test_revoked_sd_jwt_and_data_integrity_credentials_fail(client, auth, services):
+    for fmt in ("dc+sd-jwt", "eddsa-rdfc-2022"):
+        vc = issue(client, auth, format=fmt)["verifiableCredential"]
+        credential_id = _sd_payload({"verifiableCredential": vc})["jti"] if fmt == "dc+sd-jwt" else vc["id"]
+        response = client.post("/credentials/status", headers=auth, json={
+            "credentialId": credential_id,
+            "credentialStatus": [{"type": "BitstringStatusListCredential", "status": "revoked"}]})
+        assert response.status_code == 200, response.get_json()
+        assert failed(verify(client, vc)) == {"status": "revoked"}
+
+
+@pytest.mark.parametrize("suite", ["eddsa-rdfc-2022", "ecdsa-rdfc-2019"])
+def test_data_integrity_presentation_binds_the_holder(client, auth, suite):
+    holder = Holder("EdDSA" if suite == "eddsa-rdfc-2022" else "ES256")
+    subject = {**load_subject(), "id": holder.did}
+    vc = issue(client, auth, subject=subject, format="eddsa-rdfc-2022")["verifiableCredential"]
+    jwt_vc = issue(client, auth, subject=subject)["verifiableCredential"]
+    vp = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiablePresentation"],
+        "holder": holder.did,
+        "verifiableCredential": [vc, jwt_vc],
+    }
+    signed = data_integrity.add_proof(vp, holder.key.private_key, holder.method, cryptosuite=suite,
+                                      proof_purpose="authentication", challenge="c-1", domain=VERIFIER)
+    result = present(client, signed, challenge="c-1")
+    assert result["verified"] is True, result
+    assert [c["format"] for c in result["credentials"]] == ["eddsa-rdfc-2022", "vc+jwt"]
+    assert failed(present(client, signed, challenge="c-2")) == {"signature": "challenge_mismatch"}
+    assert failed(present(client, signed, challenge="c-1", domain="https://other.example")) == {
+        "signature": "domain_mismatch"}
+    # A credential of somebody else inside the holder's presentation.
+    stranger = issue(client, auth, format="eddsa-rdfc-2022")["verifiableCredential"]
+    vp2 = data_integrity.add_proof({**vp, "verifiableCredential": [stranger]}, holder.key.private_key,
+                                   holder.method, cryptosuite=suite, proof_purpose="authentication",
+                                   challenge="c-1", domain=VERIFIER)
+    result = present(client, vp2, challenge="c-1")
+    assert result["verified"] is False
+    assert failed(result["credentials"][0]) == {"holder_binding": "unbound_credential"}
+    # Unsigned, or signed for assertion instead of authentication.
+    assert failed(present(client, vp, challenge="c-1")) == {"format": "proof_missing"}
+    wrong_purpose = data_integrity.add_proof(vp, holder.key.private_key, holder.method, cryptosuite=suite,
+                                             challenge="c-1", domain=VERIFIER)
+    assert present(client, wrong_purpose, challenge="c-1")["verified"] is False
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"verifiablePresentation": "x"}, "invalid_options"),
+    ({"verifiablePresentation": "x", "options": {"domain": VERIFIER}}, "missing_challenge"),
+    ({"verifiablePresentation": "x", "options": {"challenge": "c"}}, "missing_domain"),
+    ({"verifiablePresentation": "x", "options": {"challenge": "", "domain": VERIFIER}}, "missing_challenge"),
+    ({"options": {"challenge": "c", "domain": VERIFIER}}, "missing_presentation"),
+])
+def test_presentation_requests_need_the_verifiers_challenge_and_domain(client, body, code):
+    response = client.post("/presentations/verify", json=body)
+    assert response.status_code in (400, 422) and response.get_json()["code"] == code
+
+
+@pytest.mark.parametrize("value", [
+    "~", "a.b.c~", "~~~", "eyJhbGciOiJub25lIn0.e30.~", {"proof": None}, {"type": "VerifiablePresentation"},
+    {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiablePresentation"], "holder": "did:x:y",
+     "verifiableCredential": [{}], "proof": {"type": "DataIntegrityProof"}}, [], 7, None,
+])
+def test_garbage_presentations_are_not_verified_and_never_500(client, value):
+    result = present(client, value)
+    assert result["verified"] is False and result["errors"]
+
+
+def test_type_metadata_is_served_at_the_vct(client, auth):
+    payload = _sd_payload(issue(client, auth, format="dc+sd-jwt"))
+    path = "/" + payload["vct"].split("/", 3)[3]
+    metadata = client.get(path).get_json()
+    assert metadata["vct"] == payload["vct"]
+    assert client.get("/.well-known/vct" + path).get_json() == metadata
+    assert {"lang": "ko-KR", "name": "주민등록증"} in metadata["display"]
+    assert {"path": ["residentRegistrationNumber"], "sd": "always"} in metadata["claims"]
+    assert {"path": ["issuingAuthority"], "sd": "never"} in metadata["claims"]
+    # The published schema accepts the fully disclosed payload of a real credential.
+    import jsonschema
+
+    text = compact(issue(client, auth, format="dc+sd-jwt")["verifiableCredential"])
+    full = sd_jwt.verify(sd_jwt.parse(text), _issuer_public_key(client, text), now=utcnow(), require_key_binding=False)
+    jsonschema.Draft202012Validator(metadata["schema"]).validate(full)
+    assert client.get("/vct/NoSuchCredential").status_code == 404
+
+
+def _issuer_public_key(client, text):
+    document = client.get("/.well-known/did.json").get_json()
+    kid = json.loads(_b64(text.split(".")[0]))["kid"]
+    return dids.public_key_from_verification_method(dids.find_verification_method(document, kid, "assertionMethod"))
+
+
+def _sd_payload(body: dict) -> dict:
+    return json.loads(_b64(compact(body["verifiableCredential"]).split("~")[0].split(".")[1]))
+
+
+def _b64(segment: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
