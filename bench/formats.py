@@ -52,8 +52,9 @@ def rate(fn: Callable[[], object], seconds: float) -> float:
 def didkit_rates(seconds: float) -> tuple[float, float] | None:
     """didkit (SpruceID, Rust) Ed25519Signature2020 issue and verify, if installed (`pip install didkit==0.3.3`).
 
-    didkit 0.3.3 knows no VC 2.0 context, so it signs a VCDM 1.1 credential of the examples vocabulary with a
-    subject of nine claims, about the size of the ResidentIdentityCredential measured against it.
+    didkit 0.3.3 knows no VC 2.0 context, so it signs the VCDM 1.1 permanent resident card of the W3C CCG
+    citizenship vocabulary (bundled in didkit): a subject of nine claims, like the ResidentIdentityCredential
+    measured against it (which has an address object and a photo digest more).
     """
     try:
         import asyncio
@@ -67,12 +68,13 @@ def didkit_rates(seconds: float) -> tuple[float, float] | None:
         did = didkit.key_to_did("key", key)
         method = await didkit.key_to_verification_method("key", key)
         credential = {
-            "@context": ["https://www.w3.org/2018/credentials/v1", "https://www.w3.org/2018/credentials/examples/v1"],
-            "type": ["VerifiableCredential", "UniversityDegreeCredential"], "issuer": did,
+            "@context": ["https://www.w3.org/2018/credentials/v1", "https://w3id.org/citizenship/v1"],
+            "type": ["VerifiableCredential", "PermanentResidentCard"], "issuer": did,
             "issuanceDate": "2026-01-01T00:00:00Z",
-            "credentialSubject": {"id": did, "degree": {"type": "BachelorDegree", "name": "Bachelor of Science"},
-                                  "alumniOf": "제주대학교", "name": "홍길동", "givenName": "길동", "familyName": "홍",
-                                  "birthDate": "1990-01-01", "gender": "male", "address": "제주시 문연로 6"},
+            "credentialSubject": {"id": did, "type": ["PermanentResident", "Person"], "givenName": "GILDONG",
+                                  "familyName": "HONG", "gender": "Male", "birthDate": "1990-01-01T00:00:00Z",
+                                  "birthCountry": "Republic of Korea", "residentSince": "2015-01-01",
+                                  "lprCategory": "C09", "lprNumber": "999-999-999"},
         }
         options = json.dumps({"proofPurpose": "assertionMethod", "verificationMethod": method,
                               "type": "Ed25519Signature2020"})

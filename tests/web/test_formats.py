@@ -6,6 +6,7 @@ import copy
 import hashlib
 import json
 
+import base58
 import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -285,3 +286,46 @@ def _b64(segment: str) -> bytes:
     import base64
 
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _poisoned_credential() -> dict:
+    """A Data Integrity credential from a did:key issuer whose subject is a clique of look-alike blank nodes."""
+    issuer = Holder()
+    size = 10
+    nodes = [{"@id": f"_:n{i}", "https://example.org/p": [{"@id": f"_:n{j}"} for j in range(size) if j != i]}
+             for i in range(size)]
+    credential = {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential"],
+                  "issuer": issuer.did, "credentialSubject": {"id": "did:example:s", "https://example.org/q": nodes}}
+    # A structurally valid proof: the signature is never reached, canonicalization refuses the graph first.
+    return {**credential, "proof": {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022",
+                                    "verificationMethod": issuer.method, "proofPurpose": "assertionMethod",
+                                    "proofValue": "z" + base58.b58encode(bytes(range(64))).decode()}}
+
+
+def test_a_poison_graph_is_refused_in_bounded_time_not_a_500(client):
+    import time
+
+    start = time.monotonic()
+    report = verify(client, _poisoned_credential())
+    assert failed(report)["signature"] == "canonicalization_limit"
+    assert time.monotonic() - start < 30  # a generous bound: unbounded RDFC-1.0 on this graph takes hours
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda vc: vc["proof"].pop("proofValue"),
+    lambda vc: vc.__setitem__("proof", None),
+    lambda vc: vc["proof"].__setitem__("cryptosuite", "eddsa-jcs-2022"),
+    lambda vc: vc["proof"].__setitem__("type", "Ed25519Signature2020"),
+    lambda vc: vc["proof"].pop("verificationMethod"),
+    lambda vc: vc["proof"].__setitem__("proofPurpose", "authentication"),
+    lambda vc: vc["proof"].__setitem__("proofValue", vc["proof"]["proofValue"][1:]),  # no multibase header
+    lambda vc: vc["@context"].append("https://example.org/remote-context"),
+    lambda vc: vc["credentialSubject"].__setitem__("@context", {"x": "https://example.org/x"}),
+    lambda vc: vc.__setitem__("proof", [vc["proof"], vc["proof"]]),
+    lambda vc: vc["proof"].__setitem__("challenge", "added"),
+])
+def test_data_integrity_negative_cases_over_http(client, auth, mutate):
+    vc = issue(client, auth, format="eddsa-rdfc-2022")["verifiableCredential"]
+    mutate(vc)
+    report = verify(client, vc)
+    assert report["verified"] is False and report["errors"], report
