@@ -464,8 +464,14 @@ def _resolve(payload: Any, path: tuple[str | int, ...]) -> Any:
     return node
 
 
+# The C string escaper json uses with ensure_ascii=False: most disclosed values are strings, and the encoder's
+# machinery costs ten times the escaping on values this small.
+_ENCODE_STRING = json.encoder.encode_basestring
+
+
 def _encode_disclosure(array: list[Any]) -> str:
-    return b64url_encode(_ENCODE(array).encode("utf-8"))
+    text = "[" + ",".join(_ENCODE_STRING(item) if type(item) is str else _ENCODE(item) for item in array) + "]"
+    return b64url_encode(text.encode("utf-8"))
 
 
 def issue(
