@@ -199,6 +199,14 @@ class _PyldProcessor(JsonLdProcessor):
         self._properties: list[str | None] = []
         self.dropped: list[tuple[tuple[str, ...], str | None]] = []
 
+    deadline: float | None = None
+
+    def _create_node_map(self, *args, **kwargs):  # type: ignore[override]
+        # Called once per element (recursively): each call is bounded, so checking here bounds the whole map.
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise JsonLdError("the document takes too long to canonicalize", code="canonicalization_limit")
+        return super()._create_node_map(*args, **kwargs)
+
     def _record_drop(self, expanded_property: str | None) -> None:
         self.dropped.append((tuple(p for p in self._properties if p), expanded_property))
 
@@ -310,7 +318,11 @@ class Processor:
 
     def canonicalize(self, document: Any) -> str:
         """The RDFC-1.0 canonical N-Quads of a strictly checked document (one line per quad, sorted)."""
+        # One deadline for the whole job: pyld's node map merges values with a linear search per value, so a
+        # long array under one property is quadratic before canonicalization proper even starts.
+        deadline = time.monotonic() + self.limits.max_seconds
         expanded, processor = self._expand(document)
+        processor.deadline = deadline
         dataset = self._to_rdf(expanded, processor)
         blank_nodes = {
             term["value"]
@@ -323,7 +335,6 @@ class Processor:
         if len(blank_nodes) > self.limits.max_blank_nodes:
             raise JsonLdError(f"the document has more than {self.limits.max_blank_nodes} blank nodes",
                               code="canonicalization_limit")
-        deadline = time.monotonic() + self.limits.max_seconds
         canonicalizer = _BoundedCanonicalizer(self.limits.max_ndegree_steps, deadline)
         return canonicalizer.main(dataset, {"format": "application/n-quads"})
 
@@ -379,6 +390,11 @@ def bundled_context_urls() -> frozenset[str]:
 # --- checks before expansion --------------------------------------------------------------------------------
 
 
+# Keys of a language-tagged or typed value object (VCDM 2.0 internationalization): they carry one value and
+# cannot move a node property out of sight.
+_VALUE_OBJECT_KEYS: Final = frozenset({"@context", "@value", "@language", "@direction"})
+
+
 class _Scan:
     """One pass over the JSON before pyld sees it: size and depth limits, JSON types, and every @context entry.
 
@@ -413,6 +429,15 @@ class _Scan:
                     raise JsonLdError("JSON object keys must be strings", code="invalid_jsonld")
                 self._spend_chars(key)
                 where = (*path, key)
+                if (key.startswith("@") and key not in _VALUE_OBJECT_KEYS) or ":" in key:
+                    # A verifier reads credentialStatus, validUntil and type by their JSON names. Were an IRI or a
+                    # keyword allowed as a key, the same signed RDF could be written so those names vanish from
+                    # the JSON (a revoked credential without its status entry) and the signature still verify.
+                    raise JsonLdError(
+                        f"the key {_name(key)} at {_path(path)} is not a term of the bundled contexts; only terms "
+                        "(and @context, @value, @language, @direction) are accepted as keys",
+                        code="undefined_term",
+                    )
                 if key == "@context":
                     self._context(item, path)
                 elif key in ("id", "@id", "type", "@type"):

@@ -32,7 +32,15 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_reject_constant)
+def _finite_float(text: str) -> float:
+    value = float(text)
+    # 1e400 is valid JSON syntax but no double: Python makes it inf, which no JSON encoder can write back.
+    if value in (float("inf"), float("-inf")):
+        raise StrictJsonError("number out of range")
+    return value
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def _has_lone_surrogate(text: str) -> bool:

@@ -97,9 +97,10 @@ def test_data_integrity_credential_is_strict_json_ld(client, auth, fmt):
                               "https://schemas.did-service.example/contexts/credentials/v1"]
     tampered = copy.deepcopy(vc)
     tampered["credentialSubject"]["givenName"] = "길순"
-    # The signature fails, and the changed document is not the one the log anchored either.
+    # The signature fails, and the changed document is not the one the log anchored either; status lists are not
+    # fetched for an unverified credential.
     assert failed(verify(client, tampered)) == {"signature": "invalid_signature", "anchored": "not_anchored",
-                                                "key_history": "not_anchored"}
+                                                "key_history": "not_anchored", "status": "unverified"}
     added = copy.deepcopy(vc)
     added["credentialSubject"]["nickname"] = "x"  # an undefined term, added after signing
     report = verify(client, added)
@@ -292,10 +293,10 @@ def _poisoned_credential() -> dict:
     """A Data Integrity credential from a did:key issuer whose subject is a clique of look-alike blank nodes."""
     issuer = Holder()
     size = 10
-    nodes = [{"@id": f"_:n{i}", "https://example.org/p": [{"@id": f"_:n{j}"} for j in range(size) if j != i]}
-             for i in range(size)]
-    credential = {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential"],
-                  "issuer": issuer.did, "credentialSubject": {"id": "did:example:s", "https://example.org/q": nodes}}
+    nodes = [{"id": f"_:n{i}", "knows": [{"id": f"_:n{j}"} for j in range(size) if j != i]} for i in range(size)]
+    credential = {"@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
+                  "type": ["VerifiableCredential"], "issuer": issuer.did,
+                  "credentialSubject": {"id": "did:example:s", "knows": nodes}}
     # A structurally valid proof: the signature is never reached, canonicalization refuses the graph first.
     return {**credential, "proof": {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022",
                                     "verificationMethod": issuer.method, "proofPurpose": "assertionMethod",
@@ -329,3 +330,93 @@ def test_data_integrity_negative_cases_over_http(client, auth, mutate):
     mutate(vc)
     report = verify(client, vc)
     assert report["verified"] is False and report["errors"], report
+
+
+# --- regressions from review -------------------------------------------------------------------------------
+
+
+def test_numbers_json_canonicalization_cannot_hold_are_refused_not_a_500(client, auth):
+    vc = issue(client, auth, format="eddsa-rdfc-2022")["verifiableCredential"]
+    vc["credentialSubject"]["sex"] = 2**60
+    report = verify(client, vc)
+    assert report["verified"] is False and failed(report)["format"] == "malformed_credential"
+    body = '{"verifiableCredential": {"proof": {}, "x": 1e400}}'
+    response = client.post("/credentials/verify", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["code"] == "invalid_json"
+
+
+def _self_issued_sd_jwt(holder: Holder, claims: dict | None = None) -> tuple[Holder, str]:
+    issuer = Holder()
+    payload = {"iss": issuer.did, "iat": int(utcnow().timestamp()), "vct": "https://x.example/vct/Test",
+               "cnf": {"jwk": dids.public_jwk_from_public_key(holder.key.public_key)}, "given_name": "x",
+               **(claims or {})}
+    return issuer, sd_jwt.issue(payload, key=issuer.key, kid=issuer.method, disclosable=[("given_name",)])
+
+
+def test_a_key_binding_jwt_with_an_absurd_iat_is_refused_not_a_500(client):
+    from did_service.core.proofs.jose import sign_compact
+
+    holder = Holder()
+    _, text = _self_issued_sd_jwt(holder)
+    presented = sd_jwt.present(text, reveal=[("given_name",)])
+    kb = sign_compact({"iat": 10**400, "aud": VERIFIER, "nonce": "n", "sd_hash": sd_jwt._digest(presented)},
+                      holder.key, holder.method, "kb+jwt")
+    result = present(client, presented + kb, challenge="n")
+    assert result["verified"] is False
+    assert failed(result["credentials"][0])["holder_binding"] == "kb_iat_out_of_window"
+
+
+def test_an_sd_jwt_cannot_skip_key_binding_inside_a_data_integrity_presentation(client, auth):
+    holder = Holder()
+    subject = {**load_subject(), "id": holder.did}
+    vc = issue(client, auth, subject=subject, format="dc+sd-jwt")["verifiableCredential"]
+    vc["type"] = ["EnvelopedVerifiableCredential", "VerifiableCredential"]
+    vp = {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiablePresentation"],
+          "holder": holder.did, "verifiableCredential": [vc]}
+    signed = data_integrity.add_proof(vp, holder.key.private_key, holder.method, cryptosuite="eddsa-rdfc-2022",
+                                      proof_purpose="authentication", challenge="c", domain=VERIFIER)
+    result = present(client, signed, challenge="c")
+    assert result["verified"] is False
+    assert failed(result["credentials"][0]) == {"format": "unsupported_format"}
+    assert "credentialSubject" not in result["credentials"][0]
+
+
+def test_an_sd_jwt_vc_with_the_ietf_status_claim_is_never_taken_as_active(client):
+    holder = Holder()
+    _, text = _self_issued_sd_jwt(holder, {"status": {"status_list": {"idx": 3, "uri": "https://x.example/sl"}}})
+    report = verify(client, text)
+    assert report["verified"] is False and failed(report) == {"status": "unsupported_status_mechanism"}
+
+
+def test_status_lists_are_not_fetched_for_unverified_or_overloaded_credentials(client, auth, services):
+    fetched: list[str] = []
+
+    def fetch(url: str) -> str:
+        fetched.append(url)
+        raise AssertionError("no list should be fetched")
+
+    services.status_fetcher = fetch
+    vc = issue(client, auth)["verifiableCredential"]
+    token = compact(vc)
+    header, payload, signature = token.split(".")
+    claims = json.loads(_b64(payload))
+    claims["credentialStatus"] = [{**claims["credentialStatus"][0], "statusListCredential": f"https://x.example/{i}",
+                                   "id": f"https://x.example/{i}#1"} for i in range(50)]
+    from did_service.core.proofs.jose import b64url_encode
+
+    forged = f"{header}.{b64url_encode(json.dumps(claims).encode())}.{signature}"
+    assert failed(verify(client, forged))["status"] == "unverified"
+    holder = Holder()
+    _, text = _self_issued_sd_jwt(holder, {"credentialStatus": claims["credentialStatus"]})
+    assert failed(verify(client, text))["status"] == "too_many_status_entries"
+    assert fetched == []
+
+
+def test_a_key_binding_jwt_alone_is_no_holder_binding_on_credential_verify(client, auth):
+    holder = Holder()
+    vc = issue(client, auth, subject={**load_subject(), "id": holder.did}, format="dc+sd-jwt")["verifiableCredential"]
+    presentation = sd_jwt.present(compact(vc), reveal=[("familyName",)], holder_key=holder.key, audience=VERIFIER,
+                                  nonce="n", now=utcnow())
+    report = verify(client, presentation)
+    assert report["verified"] is True
+    assert "holder_binding" not in {c["id"] for c in report["checks"]}  # only /presentations/verify binds

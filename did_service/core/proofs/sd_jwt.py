@@ -394,7 +394,8 @@ def _verify_key_binding(
             raise SdJwtError("the key binding JWT lacks a string nonce, aud or sd_hash", code="invalid_kb_jwt")
     # Section 7.3 step 2.6: a KB-JWT is a fresh proof of possession; one from outside the window is a replay
     # or comes from a clock we cannot reason about.
-    if abs(iat - now.timestamp()) > window:
+    # A huge integer iat would overflow the float comparison: anything that far off is out of the window.
+    if not -(2**53) < iat < 2**53 or abs(iat - now.timestamp()) > window:
         raise SdJwtError("the key binding JWT was not created within the accepted window", code="kb_iat_out_of_window")
     if nonce is not None and claims["nonce"] != nonce:
         raise SdJwtError("the key binding JWT's nonce is not the expected one", code="kb_nonce_mismatch")

@@ -289,4 +289,9 @@ def data_integrity_digest(document: dict) -> str:
     JCS, not the received bytes: a JSON credential is re-serialized whenever a wallet stores it or embeds it in a
     presentation, and every such copy has the same JCS form.
     """
-    return hashlib.sha256(rfc8785.dumps(document)).hexdigest()
+    try:
+        return hashlib.sha256(rfc8785.dumps(document)).hexdigest()
+    except (rfc8785.CanonicalizationError, ValueError, TypeError) as exc:
+        # JCS has no form for integers beyond 2^53 or non-finite floats: no digest, so no such credential.
+        raise Unprocessable("the document has a number JSON canonicalization cannot represent",
+                            code="malformed_credential") from exc

@@ -97,11 +97,15 @@ def verify_presentation(
 
 
 def _is_sd_jwt(value: Any) -> bool:
+    """The same test read_secured applies, so no SD-JWT can reach the verifier without being seen as one here."""
     if isinstance(value, str):
         return "~" in value
-    if isinstance(value, dict) and value.get("type") in (ENVELOPED_TYPE, [ENVELOPED_TYPE]):
+    if isinstance(value, dict):
+        types = value.get("type")
+        types = [types] if isinstance(types, str) else types
         ident = value.get("id")
-        return isinstance(ident, str) and ident.startswith(f"data:{SD_JWT_MEDIA_TYPE},")
+        return (isinstance(types, list) and ENVELOPED_TYPE in types and isinstance(ident, str)
+                and ident.startswith(f"data:{SD_JWT_MEDIA_TYPE},"))
     return False
 
 
@@ -130,7 +134,8 @@ def _verify_data_integrity_presentation(
     else:
         try:
             data_integrity.verify_proof(
-                value, proof, key, expected_purpose="authentication", challenge=challenge, domain=domain
+                value, proof, key, expected_purpose="authentication", challenge=challenge, domain=domain,
+                now=common["now"],
             )
             report.passed("signature")
         except DidServiceError as exc:

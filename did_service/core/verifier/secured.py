@@ -190,7 +190,9 @@ def _read_sd_jwt(text: str) -> Secured:
             if exc.code in _DISCLOSURE_CODES:
                 raise ProofFailure("disclosures", exc.code, exc.detail, passed=("signature",)) from exc
             raise ProofFailure("signature", exc.code, exc.detail) from exc
-        passed = ("disclosures", "holder_binding") if parsed.kb_jwt is not None else ("disclosures",)
+        # A Key Binding JWT checked without the verifier's own nonce and audience proves nothing about this
+        # verifier, so holder_binding is reported only when a presentation was asked for (binding given).
+        passed = ("disclosures",)
         return Opened(
             credential=sd_jwt_vc_view(claims), version="2.0", claims=claims, disclosed_subset=True, passed=passed
         )
@@ -242,7 +244,7 @@ def _read_data_integrity(document: dict[str, Any]) -> Secured:
             raise ProofFailure("holder_binding", "holder_binding_unsupported",
                                "a credential's own proof is the issuer's; present it inside a signed presentation")
         try:
-            data_integrity.verify_proof(document, proof, key[0], expected_purpose="assertionMethod")
+            data_integrity.verify_proof(document, proof, key[0], expected_purpose="assertionMethod", now=now)
         except DidServiceError as exc:
             raise ProofFailure("signature", exc.code, exc.detail) from exc
         return opened

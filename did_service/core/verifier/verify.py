@@ -34,6 +34,8 @@ from did_service.core.tlog.receipt import Receipt, verify_receipt
 from did_service.errors import DidServiceError, NotFound, ResolutionError, SchemaViolation, Unprocessable
 
 LEEWAY = timedelta(seconds=60)
+#: A credential has a revocation and a suspension entry; a few more are allowed, hundreds are an attack.
+MAX_STATUS_ENTRIES = 4
 Resolve = Callable[[str], dict]
 
 
@@ -119,7 +121,7 @@ def verify_secured(
     credential_type = _check_schema(report, view, registry)
     if credential_type is not None:
         _check_trusted_issuer(report, secured, trusted_issuers)
-    _check_status(report, secured, view, status_lists, resolve, registry, now)
+    _check_status(report, secured, view, status_lists, resolve, registry, now, proof_verified=opened is not None)
     issuer_log = (issuer_logs or {}).get(secured.issuer or "")
     if issuer_log is not None:
         _check_anchored(report, secured, view, issuer_log)
@@ -327,23 +329,36 @@ def _check_trusted_issuer(report: Report, secured: Secured, trusted_issuers: Col
 
 def _check_status(
     report: Report, secured: Secured, view: Opened, fetch: StatusFetch | None, resolve: Resolve,
-    registry: SchemaRegistry, now: datetime,
+    registry: SchemaRegistry, now: datetime, proof_verified: bool,
 ) -> None:
     """Every credentialStatus entry, fail closed: a list that cannot be fetched or verified is never a pass.
 
     The list credential is itself verified like any credential (its key from the issuer's DID document), must be
     issued by the credential's own issuer, and must be for the entry's purpose.
     """
+    if secured.format == "dc+sd-jwt" and "status" in view.claims:
+        # The IETF Token Status List mechanism: not implemented here, and never silently taken as "not revoked".
+        report.could_not_run("status", "unsupported_status_mechanism", "the SD-JWT VC status claim is not supported")
+        return
     if "credentialStatus" not in view.credential:
         return
     entries = view.credential["credentialStatus"]
     entries = entries if isinstance(entries, list) else [entries]  # null or garbage fails as a malformed entry
+    if not proof_verified:
+        # Fetching lists named by an unverified credential would let anyone make this service send requests.
+        report.could_not_run("status", "unverified", "status lists are fetched only for a credential whose proof verified")
+        return
+    if len(entries) > MAX_STATUS_ENTRIES:
+        report.failed("status", "too_many_status_entries", f"more than {MAX_STATUS_ENTRIES} status entries")
+        return
     if fetch is None:
         report.could_not_run("status", "status_retrieval_error", "no way to fetch status lists here")
         return
     issuer = secured.issuer
     outcome: tuple[str, str, str] | None = None  # (kind, code, message) of the first entry that is not a pass
     for entry in entries or [None]:
+        if outcome is not None:
+            break  # the verdict is settled; the remaining lists need not be fetched
         try:
             list_url, purpose, index = status_list.parse_status_entry(entry)
             bits = _verified_list_bits(fetch(list_url), issuer, purpose, list_url, resolve, registry, now)
