@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from did_service.clock import to_xsd_datetime
-from did_service.core.schema import CredentialType, SchemaRegistry
+from did_service.core.schema import RRN_CLAIM, CredentialType, SchemaRegistry
 from jwcrypto import jwk
 
 from did_service.errors import (
@@ -127,6 +127,13 @@ def parse_issue_request(body: dict[str, Any], registry: SchemaRegistry) -> Issue
             raise Unprocessable(f"{fmt} signs with {suite_alg}, not {alg}", code="unsupported_alg")
         alg = suite_alg
     holder_jwk = _holder_jwk(options, subject, fmt)
+    if RRN_CLAIM in subject and fmt != "dc+sd-jwt":
+        # In any other format every verifier shown the credential would see it; only SD-JWT lets the resident
+        # disclose it to a bank alone.
+        raise Unprocessable(
+            "the resident registration number is issued only in dc+sd-jwt, where it is selectively disclosable",
+            code="rrn_requires_selective_disclosure",
+        )
 
     return IssueRequest(
         credential_type=credential_type,

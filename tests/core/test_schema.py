@@ -161,7 +161,7 @@ HOUSEHOLD_31 = [{"name": "홍길동", "relation": "head"}] + [{"name": "홍하�
 INVALID: list[tuple[str, str, Callable[[dict[str, Any]], object], set[tuple[str, str]]]] = [
     # missing required, top level and nested
     (RIC, "missing givenName", _delete("givenName"), {("/givenName", "required")}),
-    (RIC, "missing RRN", _delete("residentRegistrationNumber"), {("/residentRegistrationNumber", "required")}),
+    (RIC, "missing issuing authority", _delete("issuingAuthority"), {("/issuingAuthority", "required")}),
     (RIC, "missing authority", _delete("issuingAuthority"), {("/issuingAuthority", "required")}),
     (RIC, "missing postal code", _delete("address/postalCode"), {("/address/postalCode", "required")}),
     (RIC, "missing digest value", _delete("photoDigest/value"), {("/photoDigest/value", "required")}),
@@ -670,3 +670,10 @@ def violation_subset(registry: SchemaRegistry, type_name: str, value: object) ->
     with pytest.raises(SchemaViolation) as caught:
         registry.validate_subject(type_name, value, disclosed_subset=True)
     return caught.value
+
+
+def test_the_rrn_is_optional_so_other_formats_can_issue_identity_without_it(registry: SchemaRegistry) -> None:
+    full = subject(RIC)
+    assert "residentRegistrationNumber" not in full
+    registry.validate_subject(RIC, full)
+    registry.validate_subject(RIC, {**full, "residentRegistrationNumber": "900101-1234567"})

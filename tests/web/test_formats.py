@@ -117,12 +117,15 @@ def test_data_integrity_suite_fixes_the_algorithm(client, auth):
     assert vc["proof"]["verificationMethod"].startswith(vc["issuer"] + "#")
 
 
+RRN = "900101-1234567"
+
+
 def test_sd_jwt_hides_every_personal_claim_and_the_rrn(client, auth):
-    vc = issue(client, auth, format="dc+sd-jwt")["verifiableCredential"]
+    subject = {**load_subject(), "residentRegistrationNumber": RRN}
+    vc = issue(client, auth, subject=subject, format="dc+sd-jwt")["verifiableCredential"]
     text = compact(vc)
     issuer_jwt = text.split("~")[0]
     payload = json.loads(_b64(issuer_jwt.split(".")[1]))
-    subject = load_subject()
     # Nothing personal is in clear in the signed part: not the RRN, not a name, not the birth date.
     signed_text = json.dumps(payload, ensure_ascii=False)
     for claim in ("residentRegistrationNumber", "familyName", "givenName", "birthDate"):
@@ -148,9 +151,31 @@ def test_sd_jwt_holder_binding_from_did_key_and_from_options(client, auth):
     assert response.status_code == 422 and response.get_json()["code"] == "invalid_holder_key"
 
 
+@pytest.mark.parametrize("fmt", ["vc+jwt", "eddsa-rdfc-2022", "ecdsa-rdfc-2019"])
+def test_the_rrn_is_issued_only_where_it_can_be_withheld(client, auth, services, fmt):
+    body = issue_body(subject={**load_subject(), "residentRegistrationNumber": RRN}, format=fmt)
+    before = services.store.log_size()
+    response = client.post("/credentials/issue", json=body, headers=auth)
+    assert response.status_code == 422 and response.get_json()["code"] == "rrn_requires_selective_disclosure"
+    assert RRN not in response.get_data(as_text=True)
+    assert services.store.log_size() == before
+
+
+def test_the_bank_gets_the_rrn_only_when_the_resident_discloses_it(client, auth):
+    holder = Holder()
+    subject = {**load_subject(), "id": holder.did, "residentRegistrationNumber": RRN}
+    vc = issue(client, auth, subject=subject, format="dc+sd-jwt")["verifiableCredential"]
+    for reveal, shown in (([("familyName",)], False), ([("familyName",), ("residentRegistrationNumber",)], True)):
+        presentation = sd_jwt.present(compact(vc), reveal=reveal, holder_key=holder.key, audience=VERIFIER,
+                                      nonce="n", now=utcnow())
+        result = present(client, presentation, challenge="n")
+        assert result["verified"] is True
+        assert (result["credentials"][0]["credentialSubject"].get("residentRegistrationNumber") == RRN) is shown
+
+
 def test_bank_sees_only_what_the_resident_discloses(client, auth):
     holder = Holder()
-    subject = {**load_subject(), "id": holder.did}
+    subject = {**load_subject(), "id": holder.did, "residentRegistrationNumber": RRN}
     vc = issue(client, auth, subject=subject, format="dc+sd-jwt")["verifiableCredential"]
     reveal = [("familyName",), ("givenName",), ("birthDate",)]
     presentation = sd_jwt.present(compact(vc), reveal=reveal, holder_key=holder.key, audience=VERIFIER,
