@@ -205,7 +205,8 @@ class _PyldProcessor(JsonLdProcessor):
     def _expand_iri(self, active_ctx, value, base=None, vocab=False, local_ctx=None, defined=None):  # type: ignore[override]
         # Pure for a frozen active context outside context processing, and called ~150 times per credential
         # for a few dozen distinct terms: remembered for this document (a per-call dict, so no sharing).
-        if local_ctx is not None or defined is not None or not isinstance(active_ctx, frozendict):
+        if (local_ctx is not None or defined is not None or not isinstance(active_ctx, frozendict)
+                or type(value) is not str or not (base is None or type(base) is str)):
             return super()._expand_iri(active_ctx, value, base, vocab, local_ctx, defined)
         key = (id(active_ctx), value, base, vocab)
         hit = self._iris.get(key)

@@ -754,3 +754,15 @@ def test_hostile_documents_give_a_json_ld_error_or_a_canonical_form(body):
         assert exc.code in ("unsupported_context", "undefined_term", "invalid_jsonld", "canonicalization_limit")
     else:
         assert nquads == plain_pyld(document)
+
+
+@pytest.mark.parametrize("body", [{"type": []}, {"type": [["VerifiableCredential"]]}, {"id": ["did:example:1"]}])
+def test_non_string_ids_and_types_are_json_ld_errors(body):
+    """Found by the hostile-document property test: such values reach IRI expansion and must not crash it."""
+    document = {"@context": [V2, DS], **body}
+    try:
+        nquads = jsonld.canonicalize(document)
+    except JsonLdError as exc:
+        assert exc.code in ("unsupported_context", "undefined_term", "invalid_jsonld", "canonicalization_limit")
+    else:
+        assert nquads == plain_pyld(document)
