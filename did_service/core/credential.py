@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from did_service.clock import to_xsd_datetime
-from did_service.core.schema import RRN_CLAIM, CredentialType, SchemaRegistry
 from jwcrypto import jwk
 
+from did_service.clock import to_xsd_datetime
+from did_service.core import did as dids
+from did_service.core.schema import RRN_CLAIM, CredentialType, SchemaRegistry
 from did_service.errors import (
     DidServiceError,
     ServerControlledField,
@@ -163,8 +164,6 @@ def _holder_jwk(options: dict[str, Any], subject: dict[str, Any], fmt: str) -> d
         return public_holder_jwk(given)
     subject_id = subject.get("id")
     if isinstance(subject_id, str) and subject_id.startswith(("did:key:", "did:jwk:")):
-        from did_service.core import did as dids
-
         try:
             document = dids.resolve_offline(subject_id)
             method = dids.find_verification_method(document, document["verificationMethod"][0]["id"], "authentication")

@@ -19,12 +19,13 @@ from datetime import datetime
 from typing import Any, Collection, Mapping
 
 from did_service.core import did as dids
-from did_service.core.credential import ENVELOPED_TYPE, SD_JWT_MEDIA_TYPE, VC_V2_CONTEXT
+from did_service.core.credential import CRYPTOSUITE_ALGS, ENVELOPED_TYPE, SD_JWT_MEDIA_TYPE, VC_V2_CONTEXT
 from did_service.core.keys import alg_for_public_key
+from did_service.core.proofs import data_integrity
+from did_service.core.schema import SchemaRegistry
 from did_service.core.verifier.report import Report
 from did_service.core.verifier.secured import Binding, Opened, issuer_id
 from did_service.core.verifier.verify import IssuerLog, Resolve, StatusFetch, verify_secured
-from did_service.core.schema import SchemaRegistry
 from did_service.errors import DidServiceError, ResolutionError
 
 MAX_CREDENTIALS = 16
@@ -112,8 +113,6 @@ def _is_sd_jwt(value: Any) -> bool:
 def _verify_data_integrity_presentation(
     value: Any, challenge: str, domain: str, common: dict[str, Any]
 ) -> PresentationResult:
-    from did_service.core.proofs import data_integrity
-
     result = PresentationResult(Report())
     report = result.report
     problem = _presentation_shape_problem(value)
@@ -198,7 +197,7 @@ def _holder_key(report: Report, holder: str, method_id: str, cryptosuite: str, r
     except ValueError:
         report.failed(check, "unsupported_key", "the holder key type is not supported")
         return None
-    if {"eddsa-rdfc-2022": "EdDSA", "ecdsa-rdfc-2019": "ES256"}.get(cryptosuite) != key_alg:
+    if CRYPTOSUITE_ALGS.get(cryptosuite) != key_alg:
         report.failed(check, "key_suite_mismatch", "the holder key does not fit the proof's cryptosuite")
         return None
     report.passed(check)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from jwcrypto.jwk import JWK
 
 from did_service.core.credential import (
+    CRYPTOSUITE_ALGS,
     ENVELOPED_TYPE,
     SD_JWT_MEDIA_TYPE,
     VC_JWT_MEDIA_TYPE,
@@ -24,6 +25,7 @@ from did_service.core.credential import (
     credential_type_from_vct,
 )
 from did_service.core.keys import PublicKey
+from did_service.core.proofs import data_integrity, sd_jwt
 from did_service.core.proofs.jose import JoseError, ParsedJws, parse_compact, verify_signature
 from did_service.core.tlog.entries import credential_digest, data_integrity_digest
 from did_service.errors import DidServiceError
@@ -171,8 +173,6 @@ _DISCLOSURE_CODES = frozenset({"invalid_disclosure", "duplicate_disclosure", "un
 
 
 def _read_sd_jwt(text: str) -> Secured:
-    from did_service.core.proofs import sd_jwt
-
     parsed = sd_jwt.parse(text)
     payload = parsed.issuer_jwt.payload
 
@@ -229,12 +229,7 @@ def sd_jwt_vc_view(claims: dict[str, Any]) -> dict[str, Any]:
 
 # --- Data Integrity ------------------------------------------------------------------------------------------
 
-_SUITE_ALGS = {"eddsa-rdfc-2022": "EdDSA", "ecdsa-rdfc-2019": "ES256"}
-
-
 def _read_data_integrity(document: dict[str, Any]) -> Secured:
-    from did_service.core.proofs import data_integrity
-
     unsecured, proof = data_integrity.read_proof(document)
     version = "2.0" if _first_context(unsecured) == VC_V2_CONTEXT else "1.1"
     opened = Opened(credential=unsecured, version=version)
@@ -253,7 +248,7 @@ def _read_data_integrity(document: dict[str, Any]) -> Secured:
         format=proof.cryptosuite,
         issuer=issuer_id(unsecured.get("issuer")),
         verification_method=proof.verification_method,
-        key_alg=_SUITE_ALGS[proof.cryptosuite],
+        key_alg=CRYPTOSUITE_ALGS[proof.cryptosuite],
         digest=data_integrity_digest(document),  # the same function the issuer anchors with
         open=open_,
         unverified=opened,
