@@ -94,5 +94,9 @@ def loads(data: str | bytes) -> Any:
     return value
 
 
+# Bound once: json.dumps with keyword arguments builds a new encoder on every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def dumps_compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _COMPACT(value)
