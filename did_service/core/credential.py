@@ -187,7 +187,12 @@ def public_holder_jwk(value: Any) -> dict[str, Any]:
     params = (key.get("kty"), key.get("crv"))
     if params not in (("OKP", "Ed25519"), ("EC", "P-256")):
         raise Unprocessable("`holderPublicJwk` must be an Ed25519 or P-256 key", code="invalid_holder_key")
-    return key.export_public(as_dict=True)
+    public = key.export_public(as_dict=True)
+    try:
+        dids.public_key_from_jwk(public)  # the point must be on the curve, the lengths exact
+    except (DidServiceError, ValueError) as exc:
+        raise Unprocessable("`holderPublicJwk` is not a usable public key", code="invalid_holder_key") from exc
+    return public
 
 
 def vct_for(public_url: str, type_name: str) -> str:

@@ -146,9 +146,13 @@ def test_sd_jwt_holder_binding_from_did_key_and_from_options(client, auth):
     other = Holder()
     payload = _sd_payload(issue(client, auth, format="dc+sd-jwt", holderPublicJwk=other.key.public_jwk))
     assert payload["cnf"]["jwk"] == dids.public_jwk_from_public_key(other.key.public_key)
-    response = client.post("/credentials/issue", json=issue_body(format="dc+sd-jwt", holderPublicJwk={
-        **other.key.jwk.export_private(as_dict=True)}), headers=auth)
-    assert response.status_code == 422 and response.get_json()["code"] == "invalid_holder_key"
+    for bad in (other.key.jwk.export_private(as_dict=True),  # a private key is refused, not silently trimmed
+                {"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"},
+                {**dids.public_jwk_from_public_key(Holder("ES256").key.public_key), "y": "A" * 43},  # off the curve
+                {"kty": "OKP", "crv": "X25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}):
+        response = client.post("/credentials/issue", json=issue_body(format="dc+sd-jwt", holderPublicJwk=bad),
+                               headers=auth)
+        assert response.status_code == 422 and response.get_json()["code"] == "invalid_holder_key", bad
 
 
 @pytest.mark.parametrize("fmt", ["vc+jwt", "eddsa-rdfc-2022", "ecdsa-rdfc-2019"])
