@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Sequence
 
+from did_service.clock import to_xsd_datetime
 from did_service.core import tlog
 from did_service.core.credential import (
     SD_JWT_MEDIA_TYPE,
@@ -23,7 +24,6 @@ from did_service.core.did_document import jwk_method_id
 from did_service.core.keys import SigningKey
 from did_service.core.proofs import data_integrity, sd_jwt
 from did_service.core.proofs.jose import sign_compact
-from did_service.clock import to_xsd_datetime
 from did_service.core.schema import SchemaRegistry
 from did_service.services.keyring import Keyring, LiveKeyring
 from did_service.services.status import StatusService
@@ -127,8 +127,7 @@ class IssuanceService:
                 claims, key=key, kid=method, disclosable=request.credential_type.disclosable,
                 holder_jwk=request.holder_jwk,
             )
-            # Only the issuer-signed JWT: every presentation carries it, whichever disclosures it keeps.
-            return text, tlog.credential_digest(text.split("~", 1)[0])
+            return text, sd_jwt.digest_of_issuer_jwt(text)
         document = data_integrity.add_proof(
             credential, key.private_key, method, cryptosuite=request.format, created=to_xsd_datetime(now)
         )

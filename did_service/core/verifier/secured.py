@@ -203,7 +203,7 @@ def _read_sd_jwt(text: str) -> Secured:
         verification_method=parsed.issuer_jwt.header.get("kid"),
         key_alg=parsed.issuer_jwt.alg,
         # The issuer-signed JWT alone: every presentation of the credential, whatever it discloses, carries it.
-        digest=credential_digest(parsed.issuer_jwt.token),
+        digest=sd_jwt.digest_of_issuer_jwt(parsed.text),
         open=open_,
     )
 
