@@ -235,6 +235,26 @@ def cmd_key_list(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_trust_add(args: argparse.Namespace, settings: Settings) -> int:
+    svc = _services(settings)
+    added = svc.trust.add(args.issuer, args.type, utcnow())
+    print(("trusted" if added else "already trusted") + f": {args.issuer} for {args.type}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_trust_remove(args: argparse.Namespace, settings: Settings) -> int:
+    if not _services(settings).trust.remove(args.issuer, args.type):
+        print(f"error: trust_entry_not_found: {args.issuer} is not trusted for {args.type} (built-in entries "
+              "cannot be removed)", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def cmd_trust_list(args: argparse.Namespace, settings: Settings) -> int:
+    _print_json(_services(settings).trust.entries())
+    return EXIT_OK
+
+
 def cmd_wallet_key(args: argparse.Namespace, settings: Settings) -> int:
     """A holder key for trying presentations: the private JWK goes to a 0600 file, the did:key to stdout."""
     import os
@@ -367,6 +387,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_key_rotate)
     p = keys.add_parser("list", help="list keys, their purpose, state and log positions")
     p.set_defaults(func=cmd_key_list)
+
+    trust = sub.add_parser("trust", help="the verifier's trust registry: which issuers for which types").add_subparsers(
+        dest="trust_command", required=True)
+    for name, func, text in (("add", cmd_trust_add, "trust an issuer DID for a credential type"),
+                             ("remove", cmd_trust_remove, "stop trusting an issuer DID for a credential type")):
+        p = trust.add_parser(name, help=text)
+        p.add_argument("--issuer", required=True, help="the issuer's DID, e.g. did:web:gov.example")
+        p.add_argument("--type", required=True, help="a registered credential type, e.g. DiplomaCredential")
+        p.set_defaults(func=func)
+    p = trust.add_parser("list", help="every entry as JSON (this service's own issuer is built in)")
+    p.set_defaults(func=cmd_trust_list)
 
     wallet = sub.add_parser("wallet", help="a minimal holder, to try presentations").add_subparsers(
         dest="wallet_command", required=True)

@@ -21,6 +21,7 @@ from did_service.services.keyring import Keyring, LiveKeyring, ensure_issuer_key
 from did_service.services.resolver import Resolver
 from did_service.services.transparency import LogIdentity, TransparencyLog
 from did_service.services.status import StatusService
+from did_service.services.trust import TrustService
 from did_service.services.resolver import StatusListCache, fetch_status_list_text
 from did_service.core.status_list import StatusListError
 from did_service.storage import open_store
@@ -40,6 +41,7 @@ class Services:
     issuance: IssuanceService
     log: TransparencyLog
     status: StatusService
+    trust: TrustService
     clock: Callable[[], datetime] = utcnow
     status_fetcher: Callable[[str], str] = field(default_factory=lambda: StatusListCache(fetch_status_list_text))
 
@@ -62,7 +64,7 @@ class Services:
         return dict(
             resolve=self.resolver,
             registry=self.registry,
-            trusted_issuers={self.issuer_did},
+            trusted_issuers=self.trust.current(),
             now=self.clock(),
             issuer_logs={self.issuer_did: own_log},
             status_lists=self.fetch_status_list,
@@ -123,7 +125,8 @@ def build_services(
     status = StatusService(store, keys, issuer_did, settings.public_url, settings.status_list_size,
                            settings.status_max_age, clock)
     issuance = IssuanceService(store, keys, registry, issuer_did, settings.default_alg, status, settings.public_url)
-    return Services(settings, store, registry, issuer_did, keys, resolver, issuance, transparency, status, clock)
+    trust = TrustService(store, registry, issuer_did)
+    return Services(settings, store, registry, issuer_did, keys, resolver, issuance, transparency, status, trust, clock)
 
 
 def log_origin(public_url: str) -> str:

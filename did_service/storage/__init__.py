@@ -21,6 +21,7 @@ from did_service.storage.base import (
     NodeId,
     Store,
     TokenRecord,
+    TrustRecord,
 )
 from did_service.storage.redis import RedisStore
 from did_service.storage.sqlite import SqliteStore
@@ -36,6 +37,7 @@ __all__ = [
     "SqliteStore",
     "Store",
     "TokenRecord",
+    "TrustRecord",
     "open_store",
 ]
 

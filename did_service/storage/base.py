@@ -115,6 +115,15 @@ class StatusChange:
     leaf_index: int | None  # the log leaf of the status entry when changed
 
 
+@dataclass(frozen=True)
+class TrustRecord:
+    """A verifier's decision to trust an issuer (a DID) for one credential type."""
+
+    issuer: str
+    credential_type: str
+    added_at: datetime
+
+
 @runtime_checkable
 class Store(Protocol):
     def ping(self) -> None:
@@ -150,6 +159,16 @@ class Store(Protocol):
 
     def list_tokens(self) -> list[TokenRecord]:
         """All tokens, oldest first (created_at, then token_id)."""
+
+    # trust registry
+    def add_trust(self, record: TrustRecord) -> bool:
+        """Trust ``record.issuer`` for ``record.credential_type``; False (nothing written) if it already is."""
+
+    def remove_trust(self, issuer: str, credential_type: str) -> bool:
+        """False if the issuer was not trusted for the type."""
+
+    def list_trust(self) -> list[TrustRecord]:
+        """Every entry, by credential type, then issuer."""
 
     # credentials (written only through append_log, so every credential is anchored)
 

@@ -13,6 +13,7 @@ Layout (``{ns}`` = ``{<namespace>}``):
     {ns}:tokens:by_hash         hash  token_hash -> TokenRecord JSON (the lookup on every request is one HGET)
     {ns}:tokens:by_id           hash  token_id -> token_hash
     {ns}:tokens:order           zset  token_id scored by created_at
+    {ns}:trust                  hash  "<credential type> <issuer>" -> added_at (ISO 8601)
     {ns}:credentials            hash  credential_id -> CredentialRecord JSON (with leaf_index)
     {ns}:credentials:by_digest  hash  digest -> credential_id
     {ns}:log:size               string  number of leaves
@@ -61,6 +62,7 @@ from did_service.storage.base import (
     StatusChange,
     StatusListRecord,
     TokenRecord,
+    TrustRecord,
 )
 from did_service.storage.shared import (
     HASH_SIZE,
@@ -448,6 +450,11 @@ def _keys_from_pairs(flat: list) -> list[KeyRecord]:
     return [_key_from_json(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
 
 
+def _trust_field(issuer: str, credential_type: str) -> str:
+    # A credential type name has no space (schema.py: PascalCase ASCII), so the first space splits the field.
+    return f"{credential_type} {issuer}"
+
+
 def _token_json(r: TokenRecord) -> bytes:
     return _dumps({
         "token_id": r.token_id,
@@ -568,6 +575,7 @@ class RedisStore:
         self._k_tokens_by_hash = prefix + "tokens:by_hash"
         self._k_tokens_by_id = prefix + "tokens:by_id"
         self._k_tokens_order = prefix + "tokens:order"
+        self._k_trust = prefix + "trust"
         self._k_credentials = prefix + "credentials"
         self._k_by_digest = prefix + "credentials:by_digest"
         self._k_log_size = prefix + "log:size"
@@ -703,6 +711,26 @@ class RedisStore:
         with _translated():
             raws = self._list(keys=[self._k_tokens_order, self._k_tokens_by_hash, self._k_tokens_by_id])
         return [_token_from_json(raw) for raw in raws]
+
+    # trust registry (one hash: HSETNX and HDEL are atomic single-key operations)
+
+    def add_trust(self, record: TrustRecord) -> bool:
+        with _translated():
+            return bool(self._client.hsetnx(self._k_trust, _trust_field(record.issuer, record.credential_type),
+                                            _iso(record.added_at)))
+
+    def remove_trust(self, issuer: str, credential_type: str) -> bool:
+        with _translated():
+            return bool(self._client.hdel(self._k_trust, _trust_field(issuer, credential_type)))
+
+    def list_trust(self) -> list[TrustRecord]:
+        with _translated():
+            items = self._client.hgetall(self._k_trust)
+        records = []
+        for field, added_at in items.items():
+            credential_type, issuer = field.decode("utf-8").split(" ", 1)
+            records.append(TrustRecord(issuer, credential_type, _from_iso(added_at.decode("ascii"))))
+        return sorted(records, key=lambda r: (r.credential_type, r.issuer))
 
     # credentials
 

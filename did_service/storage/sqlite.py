@@ -37,6 +37,7 @@ from did_service.storage.base import (
     StatusChange,
     StatusListRecord,
     TokenRecord,
+    TrustRecord,
 )
 from did_service.storage.shared import (
     GroupCommit,
@@ -146,6 +147,15 @@ _STATUS_SCHEMA = (
         idx INTEGER NOT NULL,
         leaf_index INTEGER NOT NULL REFERENCES log_leaves (idx),
         PRIMARY KEY (list_id, idx, leaf_index)
+    ) WITHOUT ROWID""",
+)
+
+_TRUST_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS trust (
+        credential_type TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (credential_type, issuer)
     ) WITHOUT ROWID""",
 )
 
@@ -354,7 +364,7 @@ class SqliteStore:
                     conn.execute(statement)
                 conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             if row is None or row[0] == str(SCHEMA_VERSION):
-                for statement in _STATUS_SCHEMA:
+                for statement in (*_STATUS_SCHEMA, *_TRUST_SCHEMA):
                     conn.execute(statement)
         found = str(SCHEMA_VERSION) if row is None else row[0]
         if found != str(SCHEMA_VERSION):
@@ -553,6 +563,25 @@ class SqliteStore:
     def list_tokens(self) -> list[TokenRecord]:
         rows = self._read(f"SELECT {_TOKEN_COLUMNS} FROM tokens ORDER BY created_at, token_id")
         return [_token_from_row(row) for row in rows]
+
+    # trust registry
+
+    def add_trust(self, record: TrustRecord) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO trust (credential_type, issuer, added_at) VALUES (?, ?, ?)",
+                (record.credential_type, record.issuer, _to_iso(record.added_at)),
+            )
+            return cursor.rowcount == 1
+
+    def remove_trust(self, issuer: str, credential_type: str) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute("DELETE FROM trust WHERE credential_type = ? AND issuer = ?", (credential_type, issuer))
+            return cursor.rowcount == 1
+
+    def list_trust(self) -> list[TrustRecord]:
+        rows = self._read("SELECT issuer, credential_type, added_at FROM trust ORDER BY credential_type, issuer")
+        return [TrustRecord(issuer, credential_type, _from_iso(added_at)) for issuer, credential_type, added_at in rows]
 
     # credentials
 

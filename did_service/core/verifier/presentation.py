@@ -23,6 +23,7 @@ from did_service.core.credential import CRYPTOSUITE_ALGS, ENVELOPED_TYPE, SD_JWT
 from did_service.core.keys import alg_for_public_key
 from did_service.core.proofs import data_integrity
 from did_service.core.schema import SchemaRegistry
+from did_service.core.trust import TrustRegistry
 from did_service.core.verifier.report import Report
 from did_service.core.verifier.secured import Binding, Opened, issuer_id
 from did_service.core.verifier.verify import IssuerLog, Resolve, StatusFetch, verify_secured
@@ -81,7 +82,7 @@ def verify_presentation(
     domain: str,
     resolve: Resolve,
     registry: SchemaRegistry,
-    trusted_issuers: Collection[str],
+    trusted_issuers: TrustRegistry | Collection[str],
     now: datetime,
     issuer_logs: Mapping[str, IssuerLog] | None = None,
     status_lists: StatusFetch | None = None,

@@ -20,6 +20,7 @@ from did_service.core.credential import VC_V1_CONTEXT, VC_V2_CONTEXT, parse_date
 from did_service.core.keys import alg_for_public_key
 from did_service.core.proofs.jose import JoseError, public_jwk_object
 from did_service.core.schema import CredentialType, SchemaRegistry
+from did_service.core.trust import TrustRegistry
 from did_service.core.verifier.report import Report
 from did_service.core.verifier.secured import (
     Binding,
@@ -69,7 +70,7 @@ def verify_credential(
     *,
     resolve: Resolve,
     registry: SchemaRegistry,
-    trusted_issuers: Collection[str],
+    trusted_issuers: TrustRegistry | Collection[str],
     now: datetime,
     issuer_logs: Mapping[str, IssuerLog] | None = None,
     status_lists: StatusFetch | None = None,
@@ -77,9 +78,10 @@ def verify_credential(
 ) -> Report:
     """Verify a credential of any accepted format (``secured.read_secured``) into a report of checks.
 
-    ``trusted_issuers``: the DIDs allowed to issue the registered credential types (identity, residence...).
-    Anyone can sign a well-formed ResidentIdentityCredential with a did:key; only the trust decision makes it
-    worth anything, so a registered type from any other issuer fails ``trusted_issuer``.
+    ``trusted_issuers``: the trust registry (which DIDs may issue which registered credential type), or a set of
+    DIDs trusted for all of them. Anyone can sign a well-formed ResidentIdentityCredential with a did:key; only
+    the trust decision makes it worth anything, so a registered type from any other issuer fails
+    ``trusted_issuer``.
     ``binding``: when given, the credential must be bound to the holder for this verifier and nonce (an SD-JWT
     with a Key Binding JWT); ``holder_binding`` is then a required check.
     """
@@ -95,7 +97,7 @@ def verify_secured(
     *,
     resolve: Resolve,
     registry: SchemaRegistry,
-    trusted_issuers: Collection[str],
+    trusted_issuers: TrustRegistry | Collection[str],
     now: datetime,
     issuer_logs: Mapping[str, IssuerLog] | None = None,
     status_lists: StatusFetch | None = None,
@@ -120,7 +122,7 @@ def verify_secured(
     _check_validity_period(report, view, now)
     credential_type = _check_schema(report, view, registry)
     if credential_type is not None:
-        _check_trusted_issuer(report, secured, trusted_issuers)
+        _check_trusted_issuer(report, secured, trusted_issuers, credential_type.name)
     _check_status(report, secured, view, status_lists, resolve, registry, now, proof_verified=opened is not None)
     issuer_log = (issuer_logs or {}).get(secured.issuer or "")
     if issuer_log is not None:
@@ -320,8 +322,14 @@ def _check_schema(report: Report, view: Opened, registry: SchemaRegistry) -> Cre
     return credential_type
 
 
-def _check_trusted_issuer(report: Report, secured: Secured, trusted_issuers: Collection[str]) -> None:
-    if secured.issuer in trusted_issuers:
+def _check_trusted_issuer(
+    report: Report, secured: Secured, trusted_issuers: TrustRegistry | Collection[str], credential_type: str
+) -> None:
+    if isinstance(trusted_issuers, TrustRegistry):
+        trusted = trusted_issuers.trusts(secured.issuer, credential_type)
+    else:  # a plain set of DIDs trusted for every registered type (tests, status lists)
+        trusted = secured.issuer in trusted_issuers
+    if trusted:
         report.passed("trusted_issuer")
     else:
         report.failed("trusted_issuer", "untrusted_issuer", "the issuer is not trusted for this credential type")
