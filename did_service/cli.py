@@ -14,7 +14,7 @@ from did_service.config import Settings
 from did_service.core import strict_json
 from did_service.core.credential import CONTEXTS, FORMATS
 from did_service.errors import ConfigurationError, DidServiceError
-from did_service.services import tokens
+from did_service.services import tenants, tokens
 from did_service.services.container import Services, build_services
 
 EXIT_OK, EXIT_NOT_VERIFIED, EXIT_ERROR = 0, 1, 2
@@ -255,6 +255,37 @@ def cmd_trust_list(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_verifier_create(args: argparse.Namespace, settings: Settings) -> int:
+    record, key = tenants.create_tenant(_services(settings).store, args.name, args.role, utcnow())
+    print(record.tenant_id)
+    print(key)  # alone on the last line, for scripts
+    return EXIT_OK
+
+
+def cmd_verifier_key_create(args: argparse.Namespace, settings: Settings) -> int:
+    _, key = tenants.create_api_key(_services(settings).store, args.tenant, utcnow())
+    print(key)
+    return EXIT_OK
+
+
+def cmd_verifier_key_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    tenants.revoke_api_key(_services(settings).store, args.key, utcnow())
+    print(f"revoked {tenants.key_id_of(args.key)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_verifier_list(args: argparse.Namespace, settings: Settings) -> int:
+    store = _services(settings).store
+    _print_json([
+        {"tenant_id": t.tenant_id, "name": t.name, "role": t.role, "created_at": t.created_at.isoformat(),
+         "api_keys": [{"key_id": k.key_id, "created_at": k.created_at.isoformat(),
+                       "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None}
+                      for k in store.list_api_keys(t.tenant_id)]}
+        for t in store.list_tenants()
+    ])
+    return EXIT_OK
+
+
 def cmd_wallet_key(args: argparse.Namespace, settings: Settings) -> int:
     """A holder key for trying presentations: the private JWK goes to a 0600 file, the did:key to stdout."""
     import os
@@ -398,6 +429,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
     p = trust.add_parser("list", help="every entry as JSON (this service's own issuer is built in)")
     p.set_defaults(func=cmd_trust_list)
+
+    verifier = sub.add_parser("verifier", help="verifier tenants (banks, relying parties) and their API keys")
+    verifier_sub = verifier.add_subparsers(dest="verifier_command", required=True)
+    p = verifier_sub.add_parser("create", help="register a tenant; prints its id, then its first API key alone on the "
+                                "last line")
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", required=True, choices=list(tenants.ROLES))
+    p.set_defaults(func=cmd_verifier_create)
+    p = verifier_sub.add_parser("list", help="tenants and their key ids as JSON (no keys, no hashes)")
+    p.set_defaults(func=cmd_verifier_list)
+    verifier_key = verifier_sub.add_parser("key", help="a tenant's API keys").add_subparsers(
+        dest="verifier_key_command", required=True)
+    p = verifier_key.add_parser("create", help="a new API key for a tenant; prints only the key")
+    p.add_argument("--tenant", required=True, metavar="ID")
+    p.set_defaults(func=cmd_verifier_key_create)
+    p = verifier_key.add_parser("revoke", help="revoke an API key, given its id or the key")
+    p.add_argument("key", metavar="KEY_ID")
+    p.set_defaults(func=cmd_verifier_key_revoke)
 
     wallet = sub.add_parser("wallet", help="a minimal holder, to try presentations").add_subparsers(
         dest="wallet_command", required=True)

@@ -64,6 +64,17 @@ class Conflict(DidServiceError):
     title = "Conflict"
 
 
+class RateLimited(DidServiceError):
+    code = "rate_limited"
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(detail, code=code)
+        # Whole seconds until the caller may try again (for a Retry-After header); None when unknown.
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(DidServiceError):
     code = "payload_too_large"
     status = 413

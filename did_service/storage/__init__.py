@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from did_service.errors import ConfigurationError
 from did_service.storage.base import (
+    ApiKeyRecord,
     CheckpointRecord,
     CredentialRecord,
     KeyRecord,
@@ -20,6 +21,7 @@ from did_service.storage.base import (
     LogLeaf,
     NodeId,
     Store,
+    TenantRecord,
     TokenRecord,
     TrustRecord,
 )
@@ -27,6 +29,7 @@ from did_service.storage.redis import RedisStore
 from did_service.storage.sqlite import SqliteStore
 
 __all__ = [
+    "ApiKeyRecord",
     "CheckpointRecord",
     "CredentialRecord",
     "KeyRecord",
@@ -36,6 +39,7 @@ __all__ = [
     "RedisStore",
     "SqliteStore",
     "Store",
+    "TenantRecord",
     "TokenRecord",
     "TrustRecord",
     "open_store",

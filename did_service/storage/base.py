@@ -15,7 +15,7 @@ these records.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 NodeId = tuple[int, int]  # (level, index): the hash of leaves [index * 2**level, (index + 1) * 2**level)
@@ -124,6 +124,43 @@ class TrustRecord:
     added_at: datetime
 
 
+TENANT_ROLES = ("financial-institution", "general")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def rate_window(bucket: str, limit: int, window_seconds: int, now: datetime) -> int:
+    """The fixed window ``now`` falls in, after checking take_rate_token's arguments (ValueError)."""
+    if not isinstance(bucket, str) or not bucket:
+        raise ValueError("a rate bucket must be a non-empty string")
+    for value in (limit, window_seconds):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError("limit and window_seconds must be positive integers")
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("naive datetime: the store needs timezone-aware times")
+    return ((now - _EPOCH) // timedelta(seconds=1)) // window_seconds
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    """A verifier tenant: a bank or other relying party that calls the verifier API with its own API keys."""
+
+    tenant_id: str
+    name: str  # an organisation's display name, not personal data
+    role: str  # "financial-institution" | "general" (what the tenant may be shown)
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """A tenant's API key. Only the SHA-256 of the key string is stored."""
+
+    key_id: str
+    tenant_id: str
+    key_hash: str  # hex SHA-256 of the key string
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
 @runtime_checkable
 class Store(Protocol):
     def ping(self) -> None:
@@ -169,6 +206,38 @@ class Store(Protocol):
 
     def list_trust(self) -> list[TrustRecord]:
         """Every entry, by credential type, then issuer."""
+
+    # verifier tenants and their API keys
+    def add_tenant(self, record: TenantRecord) -> None:
+        """StoreConflict if the tenant_id exists."""
+
+    def get_tenant(self, tenant_id: str) -> TenantRecord | None: ...
+
+    def list_tenants(self) -> list[TenantRecord]:
+        """All tenants, oldest first (created_at, then tenant_id)."""
+
+    def add_api_key(self, record: ApiKeyRecord) -> None:
+        """StoreConflict (nothing written) if the key_id or key_hash exists, or if the tenant does not exist."""
+
+    def find_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    def revoke_api_key(self, key_id: str, at: datetime) -> bool:
+        """Mark revoked (keeping the first revocation time); False if no such key."""
+
+    def list_api_keys(self, tenant_id: str) -> list[ApiKeyRecord]:
+        """The tenant's keys, oldest first (created_at, then key_id); [] for an unknown tenant."""
+
+    # rate limiting
+    def take_rate_token(self, bucket: str, limit: int, window_seconds: int, now: datetime) -> bool:
+        """Count one request against ``bucket``; False (nothing counted) when the window already holds ``limit``.
+
+        Fixed windows: ``now`` falls in window floor(epoch seconds / window_seconds), so a bucket allows at most
+        ``limit`` takes per aligned window of ``window_seconds`` (a burst across a window boundary can reach
+        2 * limit within one window's length). The check and the count are one atomic unit across threads and
+        processes: of N concurrent takes in one window, exactly min(N, limit) succeed. Buckets are independent.
+        A backend that cannot count raises StoreUnavailable; callers must then refuse the request (fail closed).
+        Counters may be counted high, never low (a retried call after a lost reply may count twice).
+        ValueError unless ``limit`` and ``window_seconds`` are positive ints and ``bucket`` is non-empty."""
 
     # credentials (written only through append_log, so every credential is anchored)
 

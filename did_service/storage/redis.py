@@ -14,6 +14,12 @@ Layout (``{ns}`` = ``{<namespace>}``):
     {ns}:tokens:by_id           hash  token_id -> token_hash
     {ns}:tokens:order           zset  token_id scored by created_at
     {ns}:trust                  hash  "<credential type> <issuer>" -> added_at (ISO 8601)
+    {ns}:tenants                hash  tenant_id -> TenantRecord JSON
+    {ns}:tenants:order          zset  tenant_id scored by created_at
+    {ns}:api_keys:by_hash       hash  key_hash -> ApiKeyRecord JSON (the lookup on every request is one HGET)
+    {ns}:api_keys:by_id         hash  key_id -> key_hash
+    {ns}:api_keys:of:<tenant>   zset  the tenant's key_ids scored by created_at
+    {ns}:rate:<bucket>          hash  w (latest window counted in), n (takes in it); expires 2 windows after a take
     {ns}:credentials            hash  credential_id -> CredentialRecord JSON (with leaf_index)
     {ns}:credentials:by_digest  hash  digest -> credential_id
     {ns}:log:size               string  number of leaves
@@ -52,6 +58,7 @@ from redis.retry import Retry
 
 from did_service.errors import ConfigurationError, LogHalted, StoreConflict, StoreError, StoreUnavailable
 from did_service.storage.base import (
+    ApiKeyRecord,
     CheckpointRecord,
     CredentialRecord,
     KeyRecord,
@@ -61,8 +68,10 @@ from did_service.storage.base import (
     StatusAllocation,
     StatusChange,
     StatusListRecord,
+    TenantRecord,
     TokenRecord,
     TrustRecord,
+    rate_window,
 )
 from did_service.storage.shared import (
     HASH_SIZE,
@@ -387,6 +396,42 @@ end
 return 1
 """
 
+# KEYS: tenants, tenants order. ARGV: tenant_id, score, json.
+_ADD_TENANT = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 0 then return 'conflict' end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 'ok'
+"""
+
+# KEYS: api_keys by_hash, api_keys by_id, the tenant's key zset, tenants. ARGV: key_id, key_hash, score, json,
+# tenant_id. A key for an unknown tenant is a conflict, as the SQLite foreign key makes it.
+_ADD_API_KEY = """
+if redis.call('HEXISTS', KEYS[4], ARGV[5]) == 0 then return 'conflict' end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 or redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then
+  return 'conflict'
+end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return 'ok'
+"""
+
+# KEYS: the bucket's counter. ARGV: window, limit, ttl seconds. Returns 1 when counted, 0 when the limit is
+# reached. A caller whose clock is behind the bucket's latest window counts in that window (fail closed).
+_TAKE_RATE_TOKEN = """
+local stored = redis.call('HMGET', KEYS[1], 'w', 'n')
+local window = tonumber(ARGV[1])
+local count = 0
+if stored[1] and tonumber(stored[1]) >= window then
+  window = tonumber(stored[1])
+  count = tonumber(stored[2])
+end
+if count >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'w', string.format('%d', window), 'n', string.format('%d', count + 1))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
 # KEYS: order zset, records hash[, hash from order member to record field].
 _LIST = _ORDERED + "return ordered(KEYS[1], KEYS[2], KEYS[3])\n"
 
@@ -469,6 +514,32 @@ def _token_from_json(raw: bytes) -> TokenRecord:
     d = json.loads(raw)
     return TokenRecord(
         d["token_id"], d["token_hash"], d["role"], _from_iso(d["created_at"]), _from_iso(d["revoked_at"])
+    )
+
+
+def _tenant_json(r: TenantRecord) -> bytes:
+    return _dumps({"tenant_id": r.tenant_id, "name": r.name, "role": r.role, "created_at": _iso(r.created_at)})
+
+
+def _tenant_from_json(raw: bytes) -> TenantRecord:
+    d = json.loads(raw)
+    return TenantRecord(d["tenant_id"], d["name"], d["role"], _from_iso(d["created_at"]))
+
+
+def _api_key_json(r: ApiKeyRecord) -> bytes:
+    return _dumps({
+        "key_id": r.key_id,
+        "tenant_id": r.tenant_id,
+        "key_hash": r.key_hash,
+        "created_at": _iso(r.created_at),
+        "revoked_at": _iso(r.revoked_at),
+    })
+
+
+def _api_key_from_json(raw: bytes) -> ApiKeyRecord:
+    d = json.loads(raw)
+    return ApiKeyRecord(
+        d["key_id"], d["tenant_id"], d["key_hash"], _from_iso(d["created_at"]), _from_iso(d["revoked_at"])
     )
 
 
@@ -576,6 +647,10 @@ class RedisStore:
         self._k_tokens_by_id = prefix + "tokens:by_id"
         self._k_tokens_order = prefix + "tokens:order"
         self._k_trust = prefix + "trust"
+        self._k_tenants = prefix + "tenants"
+        self._k_tenants_order = prefix + "tenants:order"
+        self._k_api_keys_by_hash = prefix + "api_keys:by_hash"
+        self._k_api_keys_by_id = prefix + "api_keys:by_id"
         self._k_credentials = prefix + "credentials"
         self._k_by_digest = prefix + "credentials:by_digest"
         self._k_log_size = prefix + "log:size"
@@ -591,6 +666,9 @@ class RedisStore:
         self._add_token = self._client.register_script(_ADD_TOKEN)
         self._revoke_token = self._client.register_script(_REVOKE_TOKEN)
         self._list = self._client.register_script(_LIST)
+        self._add_tenant = self._client.register_script(_ADD_TENANT)
+        self._add_api_key = self._client.register_script(_ADD_API_KEY)
+        self._take_rate_token = self._client.register_script(_TAKE_RATE_TOKEN)
         self._append_log = self._client.register_script(_APPEND_LOG)
         self._add_checkpoint = self._client.register_script(_ADD_CHECKPOINT)
         self._checkpoints = self._client.register_script(_CHECKPOINTS)
@@ -731,6 +809,65 @@ class RedisStore:
             credential_type, issuer = field.decode("utf-8").split(" ", 1)
             records.append(TrustRecord(issuer, credential_type, _from_iso(added_at.decode("ascii"))))
         return sorted(records, key=lambda r: (r.credential_type, r.issuer))
+
+    # verifier tenants and API keys
+
+    def _k_tenant_keys(self, tenant_id: str) -> str:
+        return self._prefix + "api_keys:of:" + tenant_id
+
+    def add_tenant(self, record: TenantRecord) -> None:
+        args = [record.tenant_id, _score(record.created_at), _tenant_json(record)]
+        with _translated():
+            result = self._add_tenant(keys=[self._k_tenants, self._k_tenants_order], args=args)
+        if result == _CONFLICT:
+            raise StoreConflict("A tenant with this id exists")
+
+    def get_tenant(self, tenant_id: str) -> TenantRecord | None:
+        with _translated():
+            raw = self._client.hget(self._k_tenants, tenant_id)
+        return None if raw is None else _tenant_from_json(raw)
+
+    def list_tenants(self) -> list[TenantRecord]:
+        with _translated():
+            raws = self._list(keys=[self._k_tenants_order, self._k_tenants])
+        return [_tenant_from_json(raw) for raw in raws]
+
+    def add_api_key(self, record: ApiKeyRecord) -> None:
+        args = [record.key_id, record.key_hash, _score(record.created_at), _api_key_json(record), record.tenant_id]
+        keys = [self._k_api_keys_by_hash, self._k_api_keys_by_id, self._k_tenant_keys(record.tenant_id),
+                self._k_tenants]
+        with _translated():
+            result = self._add_api_key(keys=keys, args=args)
+        if result == _CONFLICT:
+            raise StoreConflict("An API key with this id or hash exists, or its tenant does not")
+
+    def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        with _translated():
+            raw = self._client.hget(self._k_api_keys_by_hash, key_hash)
+        return None if raw is None else _api_key_from_json(raw)
+
+    def revoke_api_key(self, key_id: str, at: datetime) -> bool:
+        # The token script fits: both records are JSON with a revoked_at member, found by hash through their id.
+        with _translated():
+            found = self._revoke_token(keys=[self._k_api_keys_by_hash, self._k_api_keys_by_id], args=[key_id, _iso(at)])
+        return found == 1
+
+    def list_api_keys(self, tenant_id: str) -> list[ApiKeyRecord]:
+        with _translated():
+            raws = self._list(
+                keys=[self._k_tenant_keys(tenant_id), self._k_api_keys_by_hash, self._k_api_keys_by_id]
+            )
+        return [_api_key_from_json(raw) for raw in raws]
+
+    # rate limiting (one script per take: the check and the count are one unit)
+
+    def take_rate_token(self, bucket: str, limit: int, window_seconds: int, now: datetime) -> bool:
+        window = rate_window(bucket, limit, window_seconds, now)
+        with _translated():
+            taken = self._take_rate_token(
+                keys=[self._prefix + "rate:" + bucket], args=[window, limit, 2 * window_seconds]
+            )
+        return taken == 1
 
     # credentials
 

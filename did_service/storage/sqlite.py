@@ -27,6 +27,7 @@ from typing import Any
 
 from did_service.errors import ConfigurationError, LogHalted, StoreConflict, StoreUnavailable
 from did_service.storage.base import (
+    ApiKeyRecord,
     CheckpointRecord,
     CredentialRecord,
     KeyRecord,
@@ -36,8 +37,10 @@ from did_service.storage.base import (
     StatusAllocation,
     StatusChange,
     StatusListRecord,
+    TenantRecord,
     TokenRecord,
     TrustRecord,
+    rate_window,
 )
 from did_service.storage.shared import (
     GroupCommit,
@@ -159,6 +162,30 @@ _TRUST_SCHEMA = (
     ) WITHOUT ROWID""",
 )
 
+# Verifier tenants, their API keys (only hashes) and the rate limiter's counters: one row per bucket, holding
+# the latest window it counted in.
+_TENANT_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS tenants (
+        tenant_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS api_keys (
+        key_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants (tenant_id),
+        key_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant_id, created_at, key_id)",
+    """CREATE TABLE IF NOT EXISTS rate_counters (
+        bucket TEXT PRIMARY KEY,
+        window_index INTEGER NOT NULL,
+        count INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+)
+
 # The lowest unallocated index of a list: 0, or the first allocated index whose successor is free. Both parts
 # walk the primary key in order, so the first row found is the lowest.
 _FIRST_FREE_INDEX = """
@@ -174,6 +201,8 @@ _KEY_COLUMNS = (
     "kid, alg, public_jwk, encrypted_private_key, created_at, status, purpose, retired_at, log_index, retired_log_index"
 )
 _TOKEN_COLUMNS = "token_id, token_hash, role, created_at, revoked_at"
+_TENANT_COLUMNS = "tenant_id, name, role, created_at"
+_API_KEY_COLUMNS = "key_id, tenant_id, key_hash, created_at, revoked_at"
 _CREDENTIAL_COLUMNS = (
     "credential_id, credential_type, format, digest, issuer_kid, issued_at, valid_from, valid_until, extra, leaf_index"
 )
@@ -240,6 +269,16 @@ def _key_from_row(row: tuple) -> KeyRecord:
 def _token_from_row(row: tuple) -> TokenRecord:
     token_id, token_hash, role, created_at, revoked_at = row
     return TokenRecord(token_id, token_hash, role, _from_iso(created_at), _opt_from_iso(revoked_at))
+
+
+def _tenant_from_row(row: tuple) -> TenantRecord:
+    tenant_id, name, role, created_at = row
+    return TenantRecord(tenant_id, name, role, _from_iso(created_at))
+
+
+def _api_key_from_row(row: tuple) -> ApiKeyRecord:
+    key_id, tenant_id, key_hash, created_at, revoked_at = row
+    return ApiKeyRecord(key_id, tenant_id, key_hash, _from_iso(created_at), _opt_from_iso(revoked_at))
 
 
 def _credential_row(r: CredentialRecord) -> tuple:
@@ -364,7 +403,7 @@ class SqliteStore:
                     conn.execute(statement)
                 conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             if row is None or row[0] == str(SCHEMA_VERSION):
-                for statement in (*_STATUS_SCHEMA, *_TRUST_SCHEMA):
+                for statement in (*_STATUS_SCHEMA, *_TRUST_SCHEMA, *_TENANT_SCHEMA):
                     conn.execute(statement)
         found = str(SCHEMA_VERSION) if row is None else row[0]
         if found != str(SCHEMA_VERSION):
@@ -582,6 +621,68 @@ class SqliteStore:
     def list_trust(self) -> list[TrustRecord]:
         rows = self._read("SELECT issuer, credential_type, added_at FROM trust ORDER BY credential_type, issuer")
         return [TrustRecord(issuer, credential_type, _from_iso(added_at)) for issuer, credential_type, added_at in rows]
+
+    # verifier tenants and API keys
+
+    def add_tenant(self, record: TenantRecord) -> None:
+        r = record
+        with self._write() as conn:
+            conn.execute(f"INSERT INTO tenants ({_TENANT_COLUMNS}) VALUES (?, ?, ?, ?)",
+                         (r.tenant_id, r.name, r.role, _to_iso(r.created_at)))
+
+    def get_tenant(self, tenant_id: str) -> TenantRecord | None:
+        rows = self._read(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE tenant_id = ?", (tenant_id,))
+        return _tenant_from_row(rows[0]) if rows else None
+
+    def list_tenants(self) -> list[TenantRecord]:
+        rows = self._read(f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY created_at, tenant_id")
+        return [_tenant_from_row(row) for row in rows]
+
+    def add_api_key(self, record: ApiKeyRecord) -> None:
+        r = record
+        row = (r.key_id, r.tenant_id, r.key_hash, _to_iso(r.created_at), _opt_iso(r.revoked_at))
+        # The foreign key refuses a key for an unknown tenant with an IntegrityError, i.e. StoreConflict.
+        with self._write() as conn:
+            conn.execute(f"INSERT INTO api_keys ({_API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?)", row)
+
+    def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        rows = self._read(f"SELECT {_API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,))
+        return _api_key_from_row(rows[0]) if rows else None
+
+    def revoke_api_key(self, key_id: str, at: datetime) -> bool:
+        revoked_at = _to_iso(at)
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE key_id = ?", (revoked_at, key_id)
+            )
+            return cursor.rowcount > 0
+
+    def list_api_keys(self, tenant_id: str) -> list[ApiKeyRecord]:
+        rows = self._read(
+            f"SELECT {_API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = ? ORDER BY created_at, key_id", (tenant_id,)
+        )
+        return [_api_key_from_row(row) for row in rows]
+
+    # rate limiting
+
+    def take_rate_token(self, bucket: str, limit: int, window_seconds: int, now: datetime) -> bool:
+        window = rate_window(bucket, limit, window_seconds, now)
+        # Read and write under the IMMEDIATE lock: no other process counts between them. A caller whose clock
+        # is behind the bucket's latest window counts in that window (never resets it: fail closed).
+        with self._write() as conn:
+            row = conn.execute("SELECT window_index, count FROM rate_counters WHERE bucket = ?", (bucket,)).fetchone()
+            if row is not None and row[0] >= window:
+                window, count = row[0], row[1]
+            else:
+                count = 0
+            if count >= limit:
+                return False
+            conn.execute(
+                "INSERT INTO rate_counters (bucket, window_index, count) VALUES (?, ?, ?) "
+                "ON CONFLICT (bucket) DO UPDATE SET window_index = excluded.window_index, count = excluded.count",
+                (bucket, window, count + 1),
+            )
+            return True
 
     # credentials
 
