@@ -9,13 +9,15 @@ from typing import Any, Callable
 
 from did_service.clock import utcnow
 from did_service.config import Settings
-from did_service.errors import ConfigurationError, NotFound
+from did_service.errors import ConfigurationError, NotFound, Unprocessable
 from did_service.core.did import did_web_from_url
 from did_service.core.did_document import build_issuer_document
 from did_service.core.schema import SchemaRegistry
 from did_service.core.verifier.presentation import PresentationResult, verify_presentation
 from did_service.core.verifier.report import Report
-from did_service.core.verifier.verify import AnchorEvidence, IssuerLog, verify_credential
+from did_service.core.policy.certificate import evaluate_certificate
+from did_service.core.policy.decision import Decision
+from did_service.core.verifier.verify import AnchorEvidence, IssuerLog, verify_credential, verify_secured
 from did_service.services.issuance import IssuanceService
 from did_service.services.keyring import Keyring, LiveKeyring, ensure_issuer_keys, load_kek
 from did_service.services.resolver import Resolver
@@ -55,6 +57,23 @@ class Services:
 
     def verify_credential(self, value: Any) -> Report:
         return verify_credential(value, **self._verifier_context())
+
+    def verify_certificate(self, value: Any, document: bytes | None) -> tuple[Report, Decision]:
+        """Verify a credential and decide on it under the certificate policy (residence, diploma, notarized)."""
+        report, opened = verify_secured(value, **self._verifier_context())
+        credential_type = disclosed = None
+        if opened is not None:
+            types = opened.credential.get("type")
+            try:
+                found = self.registry.find_type(types if isinstance(types, list) else [])
+            except Unprocessable:  # two registered types: the report already failed it
+                found = None
+            credential_type = found.name if found else None
+            subject = opened.credential.get("credentialSubject")
+            disclosed = subject if isinstance(subject, dict) else None
+        decision = evaluate_certificate(credential_type=credential_type, presentation_verified=report.verified,
+                                        disclosed=disclosed, document_bytes=document)
+        return report, decision
 
     def verify_presentation(self, value: Any, *, challenge: str, domain: str) -> PresentationResult:
         return verify_presentation(value, challenge=challenge, domain=domain, **self._verifier_context())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from flask import Blueprint, jsonify
 
 from did_service.errors import InvalidJson, Unprocessable
@@ -25,11 +28,37 @@ def issue():
 
 @bp.post("/credentials/verify")
 def verify():
+    """W3C VC API verify; with `options.policy: "certificate"` also a decision under the certificate policy.
+
+    `options.document` (base64) is the file a notarized document credential certifies: its SHA-256 must be the
+    credential's document digest. The document is hashed and dropped, never stored.
+    """
     body = json_object()
     if "verifiableCredential" not in body:
         raise InvalidJson("the body must hold `verifiableCredential`", code="missing_credential")
-    report = services().verify_credential(body["verifiableCredential"])
-    return jsonify(report.to_dict())
+    options = body.get("options", {})
+    if not isinstance(options, dict) or set(options) - {"policy", "document"}:
+        raise Unprocessable("`options` may hold `policy` and `document`", code="invalid_options")
+    if "policy" not in options:
+        if "document" in options:
+            raise Unprocessable("`options.document` needs `options.policy: certificate`", code="invalid_options")
+        return jsonify(services().verify_credential(body["verifiableCredential"]).to_dict())
+    if options["policy"] != "certificate":
+        raise Unprocessable("`options.policy` must be `certificate` here", code="unsupported_policy")
+    document = _document_bytes(options.get("document"))
+    report, decision = services().verify_certificate(body["verifiableCredential"], document)
+    return jsonify({**report.to_dict(), "decision": decision.to_dict()})
+
+
+def _document_bytes(value: object) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        return base64.b64decode(value, validate=True)
+    except (ValueError, binascii.Error) as exc:
+        raise Unprocessable("`options.document` must be base64", code="invalid_document") from exc
 
 
 MAX_CHALLENGE = 512
