@@ -18,16 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Collection, Mapping
 
-from did_service.core import did as dids
 from did_service.core.credential import CRYPTOSUITE_ALGS, ENVELOPED_TYPE, SD_JWT_MEDIA_TYPE, VC_V2_CONTEXT
-from did_service.core.keys import alg_for_public_key
 from did_service.core.proofs import data_integrity
 from did_service.core.schema import SchemaRegistry
 from did_service.core.trust import TrustRegistry
 from did_service.core.verifier.report import Report
 from did_service.core.verifier.secured import Binding, Opened, issuer_id
-from did_service.core.verifier.verify import IssuerLog, Resolve, StatusFetch, verify_secured
-from did_service.errors import DidServiceError, ResolutionError
+from did_service.core.verifier.verify import IssuerLog, Resolve, StatusFetch, controlled_key, verify_secured
+from did_service.errors import DidServiceError
 
 MAX_CREDENTIALS = 16
 
@@ -128,7 +126,9 @@ def _verify_data_integrity_presentation(
     report.passed("format")
 
     holder = value["holder"]
-    key = _holder_key(report, holder, proof.verification_method, proof.cryptosuite, common["resolve"])
+    material = controlled_key(report, "holder_key", holder, proof.verification_method, "authentication",
+                              CRYPTOSUITE_ALGS.get(proof.cryptosuite), "key_suite_mismatch", common["resolve"])
+    key = material[0] if material else None
     if key is None:
         report.could_not_run("signature", "holder_key_unavailable", "no holder key to check the proof with")
     else:
@@ -175,34 +175,6 @@ def _presentation_shape_problem(value: Any) -> tuple[str, str] | None:
     if "proof" not in value:
         return "proof_missing", "an unsigned presentation does not show who presents it"
     return None
-
-
-def _holder_key(report: Report, holder: str, method_id: str, cryptosuite: str, resolve: Resolve) -> Any:
-    check = "holder_key"
-    try:
-        method_did, fragment = dids.split_did_url(method_id)
-    except ResolutionError as exc:
-        report.failed(check, "kid_mismatch", f"the verification method is not a DID URL ({exc.code})")
-        return None
-    if method_did != holder or not fragment:
-        report.failed(check, "kid_mismatch", "the proof's verification method is not a key of the holder")
-        return None
-    try:
-        method = dids.find_verification_method(resolve(holder), method_id, "authentication")
-        public_key = dids.public_key_from_verification_method(method)
-    except ResolutionError as exc:
-        (report.could_not_run if exc.transient else report.failed)(check, exc.code, exc.detail)
-        return None
-    try:
-        key_alg = alg_for_public_key(public_key)
-    except ValueError:
-        report.failed(check, "unsupported_key", "the holder key type is not supported")
-        return None
-    if CRYPTOSUITE_ALGS.get(cryptosuite) != key_alg:
-        report.failed(check, "key_suite_mismatch", "the holder key does not fit the proof's cryptosuite")
-        return None
-    report.passed(check)
-    return public_key
 
 
 def _check_subject_is_holder(report: Report, opened: Opened | None, holder: str) -> None:

@@ -158,37 +158,40 @@ def _check_issuer_key(report: Report, secured: Secured, resolve: Resolve) -> Key
     if not kid:
         report.failed(check, "missing_kid", "the proof names no verification method")
         return None
+    return controlled_key(report, check, issuer, kid, "assertionMethod", secured.key_alg, "alg_key_mismatch", resolve)
+
+
+def controlled_key(
+    report: Report, check: str, controller: str, method_id: str, relationship: str, expected_alg: str | None,
+    mismatch_code: str, resolve: Resolve,
+) -> KeyMaterial | None:
+    """The key ``method_id`` names, if it belongs to ``controller`` under ``relationship`` in the controller's own
+    DID document and is of the type the proof needs; the outcome is recorded as ``check``.
+    """
     try:
-        kid_did, fragment = dids.split_did_url(kid)
+        method_did, fragment = dids.split_did_url(method_id)
     except ResolutionError as exc:
         report.failed(check, "kid_mismatch", f"the verification method is not a DID URL ({exc.code})")
         return None
-    if kid_did != issuer or not fragment:
-        report.failed(check, "kid_mismatch", "the verification method is not a key of the issuer")
+    if method_did != controller or not fragment:
+        report.failed(check, "kid_mismatch", "the verification method is not a key of the expected DID")
         return None
     try:
-        document = resolve(issuer)
-        method = dids.find_verification_method(document, kid, "assertionMethod")
+        method = dids.find_verification_method(resolve(controller), method_id, relationship)
         public_key, key_jwk = _key_material(method)
     except ResolutionError as exc:
-        if exc.transient:
-            report.could_not_run(check, exc.code, exc.detail)
-        else:
-            report.failed(check, exc.code, exc.detail)
+        (report.could_not_run if exc.transient else report.failed)(check, exc.code, exc.detail)
         return None
     try:
-        expected_alg = alg_for_public_key(public_key)
+        key_alg = alg_for_public_key(public_key)
     except ValueError:
-        report.failed(check, "unsupported_key", "the issuer key type is not supported")
+        report.failed(check, "unsupported_key", "the key type is not supported")
         return None
-    if secured.key_alg != expected_alg:
-        report.failed(check, "alg_key_mismatch", "the proof's algorithm does not match the issuer key type")
+    if expected_alg != key_alg:
+        report.failed(check, mismatch_code, "the proof's algorithm does not match the key type")
         return None
     report.passed(check)
     return public_key, key_jwk
-
-
-_PROOF_CHECKS = ("signature", "disclosures", "holder_binding")
 
 
 def _check_proof(
