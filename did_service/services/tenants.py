@@ -10,7 +10,6 @@ never let through unlimited.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import math
 import re
@@ -18,6 +17,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from did_service.errors import NotFound, RateLimited, Unauthorized, Unprocessable
+from did_service.services.tokens import token_hash, token_id_of
 from did_service.storage.base import TENANT_ROLES, ApiKeyRecord, Store, TenantRecord
 
 ROLES = TENANT_ROLES
@@ -32,8 +32,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+# Keys are hashed and read like the operators' tokens; only the prefix differs.
+key_hash = token_hash
 
 
 def check_name(name: object) -> str:
@@ -70,8 +70,7 @@ def create_api_key(store: Store, tenant_id: str, now: datetime) -> tuple[ApiKeyR
 
 
 def key_id_of(key_or_id: str) -> str:
-    parts = key_or_id.split(".")
-    return parts[1] if len(parts) == 3 and parts[0] == PREFIX else key_or_id
+    return token_id_of(key_or_id, PREFIX)
 
 
 def revoke_api_key(store: Store, key_or_id: str, now: datetime) -> None:

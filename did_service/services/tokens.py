@@ -30,9 +30,10 @@ def create_token(store: Store, role: str, now: datetime) -> tuple[str, TokenReco
     return token, record
 
 
-def token_id_of(token_or_id: str) -> str:
+def token_id_of(token_or_id: str, prefix: str = PREFIX) -> str:
+    """The id inside `<prefix>.<id>.<secret>`, or the argument itself when it is already an id."""
     parts = token_or_id.split(".")
-    return parts[1] if len(parts) == 3 and parts[0] == PREFIX else token_or_id
+    return parts[1] if len(parts) == 3 and parts[0] == prefix else token_or_id
 
 
 def revoke_token(store: Store, token_or_id: str, now: datetime) -> None:
