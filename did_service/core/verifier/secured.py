@@ -57,8 +57,6 @@ class Opened:
     version: str  # "2.0" | "1.1"
     claims: dict[str, Any] = field(default_factory=dict)  # JWT registered claims (nbf, exp, iat, iss, jti)
     disclosed_subset: bool = False  # selective disclosure: claims the type declares disclosable may be absent
-    # Checks that ran inside the proof check and passed (e.g. the SD-JWT holder binding).
-    passed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,6 @@ class Secured:
     # The credential read without checking the proof, when the format allows it: the other checks still report
     # on it, so a caller learns everything that is wrong at once. None when nothing is readable unverified.
     unverified: Opened | None = None
-    missing_kid_code: str = "missing_kid"
 
 
 def read_secured(value: Any) -> Secured:
@@ -192,10 +189,7 @@ def _read_sd_jwt(text: str) -> Secured:
             raise ProofFailure("signature", exc.code, exc.detail) from exc
         # A Key Binding JWT checked without the verifier's own nonce and audience proves nothing about this
         # verifier, so holder_binding is reported only when a presentation was asked for (binding given).
-        passed = ("disclosures",)
-        return Opened(
-            credential=sd_jwt_vc_view(claims), version="2.0", claims=claims, disclosed_subset=True, passed=passed
-        )
+        return Opened(credential=sd_jwt_vc_view(claims), version="2.0", claims=claims, disclosed_subset=True)
 
     return Secured(
         format="dc+sd-jwt",
