@@ -24,6 +24,7 @@ from did_service.storage.base import (
     TenantRecord,
     TokenRecord,
     TrustRecord,
+    VerifierTransaction,
 )
 from did_service.storage.redis import RedisStore
 from did_service.storage.sqlite import SqliteStore
@@ -42,6 +43,7 @@ __all__ = [
     "TenantRecord",
     "TokenRecord",
     "TrustRecord",
+    "VerifierTransaction",
     "open_store",
 ]
 

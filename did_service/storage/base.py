@@ -9,11 +9,12 @@ Datetimes must be timezone-aware (a naive one raises ValueError before anything 
 as timezone-aware UTC datetimes equal to the instants stored, with microsecond precision.
 
 Records hold identifiers, digests and public material only; personal data never reaches the store through
-these records.
+these records, except as ``VerifierTransaction.sealed``, which the service encrypts before it reaches the store.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Mapping, Protocol, Sequence, runtime_checkable
@@ -161,6 +162,70 @@ class ApiKeyRecord:
     revoked_at: datetime | None = None
 
 
+TRANSACTION_STATUSES = ("pending", "responded")
+
+
+@dataclass(frozen=True)
+class VerifierTransaction:
+    """One presentation request of a verifier tenant (OpenID4VP), from creation to decision.
+
+    ``details`` is a JSON object the service owns (requested claim names, evidence, the decision record and its
+    receipt): the store keeps it as given and never reads it. ``sealed`` is personal data encrypted by the service
+    (AES-GCM), opaque bytes to the store. The record is deleted once ``purge_at`` has passed (retention).
+    """
+
+    request_id: str
+    tenant_id: str
+    policy: str
+    nonce: str
+    state: str
+    created_at: datetime
+    expires_at: datetime  # the wallet must answer before this
+    purge_at: datetime  # the record is gone after this
+    status: str = "pending"  # "pending" | "responded"
+    version: int = 0  # set by the store: 0 when added, +1 per successful swap
+    details: dict = field(default_factory=dict)
+    sealed: bytes = b""
+
+
+def _aware(value: datetime) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime: the store needs timezone-aware times")
+    return value
+
+
+def check_transaction(record: VerifierTransaction) -> str:
+    """The record's details as canonical JSON text, after checking what add_transaction and swap_transaction
+    refuse (ValueError, raised before anything is written)."""
+    for value in (record.request_id, record.tenant_id, record.policy, record.nonce, record.state):
+        if not isinstance(value, str):
+            raise ValueError("a transaction's ids, policy, nonce and state must be strings")
+    for value in (record.created_at, record.expires_at, record.purge_at):
+        _aware(value)
+    if record.status not in TRANSACTION_STATUSES:
+        raise ValueError(f"a transaction's status must be one of {', '.join(TRANSACTION_STATUSES)}")
+    if not isinstance(record.sealed, bytes):
+        raise ValueError("a transaction's sealed data must be bytes")
+    if not isinstance(record.details, dict):
+        raise ValueError("a transaction's details must be a JSON object (a dict)")
+    try:
+        text = json.dumps(record.details, separators=(",", ":"), sort_keys=True, allow_nan=False)
+        exact = json.loads(text) == record.details
+    except (TypeError, ValueError, RecursionError):
+        exact = False
+    # A tuple, a non-string key, NaN, or an object json cannot encode would come back as something else.
+    if not exact:
+        raise ValueError("a transaction's details must round-trip through JSON exactly")
+    return text
+
+
+def check_version(expected_version: int, now: datetime) -> None:
+    """swap_transaction's other arguments (ValueError)."""
+    if isinstance(expected_version, bool) or not isinstance(expected_version, int) or expected_version < 0:
+        raise ValueError("the expected version must be a non-negative integer")
+    _aware(now)
+
+
 @runtime_checkable
 class Store(Protocol):
     def ping(self) -> None:
@@ -226,6 +291,42 @@ class Store(Protocol):
 
     def list_api_keys(self, tenant_id: str) -> list[ApiKeyRecord]:
         """The tenant's keys, oldest first (created_at, then key_id); [] for an unknown tenant."""
+
+    # verifier transactions (OpenID4VP presentation requests)
+    def add_transaction(self, record: VerifierTransaction) -> None:
+        """StoreConflict (nothing written) if the request_id exists, or if the nonce is already used by another
+        stored transaction (nonces are unique across all transactions and tenants). The stored version is 0 whatever
+        the record says. ValueError (nothing written) for a naive datetime, a status other than "pending" /
+        "responded", details that are not a dict round-tripping through JSON exactly (nested dicts, lists, str,
+        int, finite float, bool, None), sealed data that is not bytes, or ids, policy, nonce or state that are not
+        strings. Redis also deletes the record by itself once purge_at has passed by its own clock (key expiry)."""
+
+    def get_transaction(self, request_id: str, now: datetime) -> VerifierTransaction | None:
+        """None if unknown or if purge_at <= now: a record past its retention is never returned, even while it
+        is not deleted yet."""
+
+    def swap_transaction(
+        self, record: VerifierTransaction, expected_version: int, now: datetime
+    ) -> VerifierTransaction | None:
+        """Compare and swap: replace the stored transaction's status, details and sealed data with ``record``'s
+        only if its stored version is ``expected_version`` and purge_at > now; return the stored record, whose
+        version is then expected_version + 1. Otherwise (unknown, purged, or another version) return None and
+        write nothing. Of concurrent swaps from one version, in any threads or processes, exactly one succeeds:
+        that is what makes a nonce single-use.
+
+        request_id names the record; tenant_id, policy, nonce, state, created_at, expires_at and purge_at never
+        change: a stored, unpurged record whose values differ raises ValueError (nothing written), whatever its
+        version. The record's own version is ignored. ValueError also as add_transaction checks the record, and
+        unless expected_version is a non-negative int."""
+
+    def purge_transactions(self, now: datetime, limit: int = 1000) -> int:
+        """Delete up to ``limit`` transactions with purge_at <= now (earliest first); return how many were
+        deleted. Redis counts a transaction whose key it already expired by itself: this removes what is left of
+        it (its index entries)."""
+
+    def list_transactions(self, tenant_id: str, now: datetime, limit: int = 100) -> list[VerifierTransaction]:
+        """The tenant's transactions with purge_at > now, newest first (created_at, then request_id, both
+        descending), at most ``limit``."""
 
     # rate limiting
     def take_rate_token(self, bucket: str, limit: int, window_seconds: int, now: datetime) -> bool:

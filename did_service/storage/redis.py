@@ -20,6 +20,12 @@ Layout (``{ns}`` = ``{<namespace>}``):
     {ns}:api_keys:by_id         hash  key_id -> key_hash
     {ns}:api_keys:of:<tenant>   zset  the tenant's key_ids scored by created_at
     {ns}:rate:<bucket>          hash  w (latest window counted in), n (takes in it); expires 2 windows after a take
+    {ns}:vtx:<request_id>       hash  a VerifierTransaction's fields (purge_score: purge_at in epoch microseconds,
+                                      details: JSON text, sealed: raw bytes); expires at purge_at
+    {ns}:vtx-nonce:<nonce>      string  the request_id of the transaction using the nonce; expires at purge_at
+    {ns}:vtx-of:<tenant>        zset  the tenant's request_ids scored by created_at
+    {ns}:vtx-purge              zset  JSON [request_id, tenant_id, nonce] scored by purge_at: what purge_transactions
+                                      removes (the index entries a transaction leaves behind when its keys expire)
     {ns}:credentials            hash  credential_id -> CredentialRecord JSON (with leaf_index)
     {ns}:credentials:by_digest  hash  digest -> credential_id
     {ns}:log:size               string  number of leaves
@@ -71,6 +77,9 @@ from did_service.storage.base import (
     TenantRecord,
     TokenRecord,
     TrustRecord,
+    VerifierTransaction,
+    check_transaction,
+    check_version,
     rate_window,
 )
 from did_service.storage.shared import (
@@ -94,6 +103,8 @@ _RETRY = b"retry"
 _SAME = b"same"
 _UNKNOWN = b"unknown"
 _OUT_OF_RANGE = b"range"
+_FIXED = b"fixed"
+_STALE = b"stale"
 _ALLOCATION_ATTEMPTS = 100
 _HMGET_CHUNK = 10_000  # fields per HMGET: one huge command would stall the server for every other client
 
@@ -435,6 +446,63 @@ return 1
 # KEYS: order zset, records hash[, hash from order member to record field].
 _LIST = _ORDERED + "return ordered(KEYS[1], KEYS[2], KEYS[3])\n"
 
+# KEYS: the transaction's hash, its nonce key, the tenant's zset, the purge zset. ARGV: request_id, purge_at in
+# epoch milliseconds (rounded up), created_at score, purge_at score, purge member, then the hash's field/value
+# pairs. Both keys expire at purge_at, so Redis deletes the record by itself; the zset entries are removed by
+# purge_transactions.
+_ADD_TRANSACTION = """
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 'conflict' end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('PEXPIREAT', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
+return 'ok'
+"""
+
+# KEYS: the transaction's hash. ARGV: now score, expected version, the seven fields a swap never changes (in
+# _FIXED order), then status, details, sealed, the new version. Returns the stored fields (HGETALL) after the
+# swap, or 'unknown' (none, or past purge_at), 'fixed' (a field that never changes differs), 'stale' (another
+# version), with nothing written.
+_SWAP_TRANSACTION = """
+local fixed = {'tenant_id', 'policy', 'nonce', 'state', 'created_at', 'expires_at', 'purge_at'}
+local stored = redis.call('HMGET', KEYS[1], 'purge_score', 'version', unpack(fixed))
+if not stored[1] or tonumber(stored[1]) <= tonumber(ARGV[1]) then return 'unknown' end
+for i = 1, #fixed do
+  if stored[2 + i] ~= ARGV[2 + i] then return 'fixed' end
+end
+if stored[2] ~= ARGV[2] then return 'stale' end
+redis.call('HSET', KEYS[1], 'status', ARGV[10], 'details', ARGV[11], 'sealed', ARGV[12], 'version', ARGV[13])
+return redis.call('HGETALL', KEYS[1])
+"""
+
+# KEYS: the purge zset, then per due entry: the transaction's hash, its nonce key, the tenant's zset. ARGV: now
+# score, then per entry: purge member, request_id, tenant_id, nonce. Returns how many entries it removed (an
+# entry another purger removed first is not counted). The request_id may have been added again since the entry's
+# keys expired: what belongs to that live transaction is kept.
+_PURGE_TRANSACTIONS = """
+local now = tonumber(ARGV[1])
+local deleted = 0
+for m = 0, (#ARGV - 1) / 4 - 1 do
+  local member, id, tenant, nonce = ARGV[2 + m * 4], ARGV[3 + m * 4], ARGV[4 + m * 4], ARGV[5 + m * 4]
+  local hash, nonce_key, of_tenant = KEYS[2 + m * 3], KEYS[3 + m * 3], KEYS[4 + m * 3]
+  local score = redis.call('ZSCORE', KEYS[1], member)
+  if score and tonumber(score) <= now then
+    local live = redis.call('HMGET', hash, 'purge_score', 'tenant_id', 'nonce')
+    if live[1] and tonumber(live[1]) <= now then
+      redis.call('DEL', hash)
+      live = {false, false, false}
+    end
+    if live[3] ~= nonce and redis.call('GET', nonce_key) == id then redis.call('DEL', nonce_key) end
+    if live[2] ~= tenant then redis.call('ZREM', of_tenant, id) end
+    redis.call('ZREM', KEYS[1], member)
+    deleted = deleted + 1
+  end
+end
+return deleted
+"""
+
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
@@ -580,6 +648,43 @@ def _checkpoint_from_json(raw: bytes) -> CheckpointRecord:
     return CheckpointRecord(d["size"], base64.b64decode(d["root_hash"]), d["note"], _from_iso(d["created_at"]))
 
 
+def _fixed_of(r: VerifierTransaction) -> list[str]:
+    """The fields a swap never changes, after request_id, in _SWAP_TRANSACTION's order."""
+    return [r.tenant_id, r.policy, r.nonce, r.state, _iso(r.created_at), _iso(r.expires_at), _iso(r.purge_at)]
+
+
+def _transaction_fields(r: VerifierTransaction, details: str) -> list[object]:
+    # The version is the store's to set: 0 when added.
+    fixed = _fixed_of(r)
+    return [
+        "request_id", r.request_id, "tenant_id", fixed[0], "policy", fixed[1], "nonce", fixed[2], "state", fixed[3],
+        "created_at", fixed[4], "expires_at", fixed[5], "purge_at", fixed[6], "purge_score", _score(r.purge_at),
+        "status", r.status, "version", 0, "details", details, "sealed", r.sealed,
+    ]
+
+
+def _transaction_from_fields(fields: Mapping[bytes, bytes]) -> VerifierTransaction:
+    f = {_text(k): v for k, v in fields.items()}
+
+    def text(name: str) -> str:
+        return f[name].decode("utf-8")
+
+    return VerifierTransaction(
+        text("request_id"), text("tenant_id"), text("policy"), text("nonce"), text("state"),
+        _from_iso(text("created_at")), _from_iso(text("expires_at")), _from_iso(text("purge_at")), text("status"),
+        int(f["version"]), json.loads(f["details"]), f["sealed"],
+    )
+
+
+def _transaction_from_flat(flat: list) -> VerifierTransaction:
+    return _transaction_from_fields(dict(zip(flat[::2], flat[1::2])))
+
+
+def _purge_member(r: VerifierTransaction) -> bytes:
+    # json.dumps escapes every non-ASCII character: the member is ASCII whatever the ids hold.
+    return json.dumps([r.request_id, r.tenant_id, r.nonce], separators=(",", ":")).encode()
+
+
 def _append_args(appends: Sequence[LogAppend]) -> list[bytes | str]:
     args: list[bytes | str] = []
     for a in appends:
@@ -674,6 +779,10 @@ class RedisStore:
         self._checkpoints = self._client.register_script(_CHECKPOINTS)
         self._credential_by_digest = self._client.register_script(_CREDENTIAL_BY_DIGEST)
         self._k_status_open = prefix + "status:open"
+        self._k_vtx_purge = prefix + "vtx-purge"
+        self._add_transaction = self._client.register_script(_ADD_TRANSACTION)
+        self._swap_transaction = self._client.register_script(_SWAP_TRANSACTION)
+        self._purge_transactions = self._client.register_script(_PURGE_TRANSACTIONS)
         self._allocate_status = self._client.register_script(_ALLOCATE_STATUS)
         self._change_status = self._client.register_script(_CHANGE_STATUS)
         self._publish_status = self._client.register_script(_PUBLISH_STATUS)
@@ -858,6 +967,105 @@ class RedisStore:
                 keys=[self._k_tenant_keys(tenant_id), self._k_api_keys_by_hash, self._k_api_keys_by_id]
             )
         return [_api_key_from_json(raw) for raw in raws]
+
+    # verifier transactions
+
+    def _k_vtx(self, request_id: str) -> str:
+        return self._prefix + "vtx:" + request_id
+
+    def _k_vtx_nonce(self, nonce: str) -> str:
+        return self._prefix + "vtx-nonce:" + nonce
+
+    def _k_vtx_of(self, tenant_id: str) -> str:
+        return self._prefix + "vtx-of:" + tenant_id
+
+    def add_transaction(self, record: VerifierTransaction) -> None:
+        r = record
+        details = check_transaction(r)
+        purge_score = _score(r.purge_at)
+        expire_ms = -(-purge_score // 1000)  # rounded up: the keys outlive purge_at, never the reverse
+        keys = [self._k_vtx(r.request_id), self._k_vtx_nonce(r.nonce), self._k_vtx_of(r.tenant_id), self._k_vtx_purge]
+        args = [r.request_id, expire_ms, _score(r.created_at), purge_score, _purge_member(r),
+                *_transaction_fields(r, details)]
+        with _translated():
+            result = self._add_transaction(keys=keys, args=args)
+        if result == _CONFLICT:
+            raise StoreConflict("A transaction with this request_id or nonce exists")
+
+    def get_transaction(self, request_id: str, now: datetime) -> VerifierTransaction | None:
+        moment = _score(now)
+        with _translated():
+            fields = self._client.hgetall(self._k_vtx(request_id))
+        if not fields or int(fields[b"purge_score"]) <= moment:
+            return None
+        return _transaction_from_fields(fields)
+
+    def swap_transaction(
+        self, record: VerifierTransaction, expected_version: int, now: datetime
+    ) -> VerifierTransaction | None:
+        r = record
+        details = check_transaction(r)
+        check_version(expected_version, now)
+        args = [_score(now), str(expected_version), *_fixed_of(r), r.status, details, r.sealed,
+                str(expected_version + 1)]
+        with _translated():
+            result = self._swap_transaction(keys=[self._k_vtx(r.request_id)], args=args)
+        if result == _FIXED:
+            raise ValueError("a swap may change a transaction's status, details and sealed data only")
+        if result in (_UNKNOWN, _STALE):
+            return None
+        if not isinstance(result, list):
+            raise StoreError("Redis gave an unexpected answer to a transaction swap")
+        return _transaction_from_flat(result)
+
+    def purge_transactions(self, now: datetime, limit: int = 1000) -> int:
+        moment = _score(now)
+        if limit <= 0:
+            return 0  # a zset LIMIT with a negative count means "all"
+        with _translated():
+            members = self._client.zrangebyscore(self._k_vtx_purge, "-inf", moment, start=0, num=clamp_int64(limit))
+        if not members:
+            return 0
+        keys, args = [self._k_vtx_purge], [moment]
+        for member in members:
+            request_id, tenant_id, nonce = json.loads(member)
+            keys += [self._k_vtx(request_id), self._k_vtx_nonce(nonce), self._k_vtx_of(tenant_id)]
+            args += [member, request_id, tenant_id, nonce]
+        with _translated():
+            return int(self._purge_transactions(keys=keys, args=args))
+
+    def list_transactions(self, tenant_id: str, now: datetime, limit: int = 100) -> list[VerifierTransaction]:
+        moment = _score(now)
+        out: list[VerifierTransaction] = []
+        if limit <= 0:
+            return out
+        # Newest first: ZREVRANGEBYSCORE orders by score (created_at), then member (request_id), both descending.
+        # Pages continue from the last score read (skipping the members already read at that score), so that
+        # transactions added meanwhile, all newer, shift nothing. The zset may still hold request_ids whose keys
+        # expired, or that were added again for another tenant: they are skipped, and pages are read until
+        # ``limit`` records are found or the zset ends.
+        page = min(limit, _HMGET_CHUNK) + 16
+        top: int | str = "+inf"
+        skip = 0
+        while len(out) < limit:
+            with _translated():
+                rows = self._client.zrevrangebyscore(
+                    self._k_vtx_of(tenant_id), top, "-inf", start=skip, num=page, withscores=True
+                )
+                pipe = self._client.pipeline(transaction=False)
+                for request_id, _ in rows:
+                    pipe.hgetall(self._k_vtx(_text(request_id)))
+                found = pipe.execute() if rows else []
+            for fields in found:
+                if fields and _text(fields[b"tenant_id"]) == tenant_id and int(fields[b"purge_score"]) > moment:
+                    out.append(_transaction_from_fields(fields))
+            if len(rows) < page:
+                break
+            last = int(rows[-1][1])
+            same = sum(1 for _, score in rows if int(score) == last)
+            skip = skip + same if top == last else same
+            top = last
+        return out[:limit]
 
     # rate limiting (one script per take: the check and the count are one unit)
 

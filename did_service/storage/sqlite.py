@@ -40,6 +40,9 @@ from did_service.storage.base import (
     TenantRecord,
     TokenRecord,
     TrustRecord,
+    VerifierTransaction,
+    check_transaction,
+    check_version,
     rate_window,
 )
 from did_service.storage.shared import (
@@ -186,6 +189,28 @@ _TENANT_SCHEMA = (
     ) WITHOUT ROWID""",
 )
 
+# Verifier transactions (OpenID4VP presentation requests). The UNIQUE nonce makes a nonce belong to one stored
+# transaction; purge_transactions walks the purge_at index, list_transactions the per-tenant one.
+_VERIFIER_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS verifier_transactions (
+        request_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        nonce TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        purge_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        details TEXT NOT NULL,
+        sealed BLOB NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS verifier_transactions_by_purge_at ON verifier_transactions (purge_at)",
+    "CREATE INDEX IF NOT EXISTS verifier_transactions_by_tenant"
+    " ON verifier_transactions (tenant_id, created_at, request_id)",
+)
+
 # The lowest unallocated index of a list: 0, or the first allocated index whose successor is free. Both parts
 # walk the primary key in order, so the first row found is the lowest.
 _FIRST_FREE_INDEX = """
@@ -207,6 +232,9 @@ _CREDENTIAL_COLUMNS = (
     "credential_id, credential_type, format, digest, issuer_kid, issued_at, valid_from, valid_until, extra, leaf_index"
 )
 _CHECKPOINT_COLUMNS = "size, root_hash, note, created_at"
+_TRANSACTION_COLUMNS = (
+    "request_id, tenant_id, policy, nonce, state, created_at, expires_at, purge_at, status, version, details, sealed"
+)
 _HALTED = "log_halted"  # meta row: JSON {reason, at}; present while the log is halted
 # The next leaf index and whether the log is halted, in one statement. MAX over the rowid is a seek to the last
 # row, not a scan. Read inside a write transaction, it stays true until COMMIT: no other connection can write.
@@ -309,6 +337,23 @@ def _checkpoint_from_row(row: tuple) -> CheckpointRecord:
     return CheckpointRecord(size, bytes(root_hash), note, _from_iso(created_at))
 
 
+def _fixed_of(r: VerifierTransaction) -> tuple:
+    """The columns a swap never changes, after request_id, as stored."""
+    return (
+        r.tenant_id, r.policy, r.nonce, r.state, _to_iso(r.created_at), _to_iso(r.expires_at), _to_iso(r.purge_at),
+    )
+
+
+def _transaction_from_row(row: tuple) -> VerifierTransaction:
+    request_id, tenant_id, policy, nonce, state, created_at, expires_at, purge_at, status, version, details, sealed = (
+        row
+    )
+    return VerifierTransaction(
+        request_id, tenant_id, policy, nonce, state, _from_iso(created_at), _from_iso(expires_at),
+        _from_iso(purge_at), status, version, json.loads(details), bytes(sealed),
+    )
+
+
 # --- the store ----------------------------------------------------------------------------------------------
 
 
@@ -403,7 +448,7 @@ class SqliteStore:
                     conn.execute(statement)
                 conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             if row is None or row[0] == str(SCHEMA_VERSION):
-                for statement in (*_STATUS_SCHEMA, *_TRUST_SCHEMA, *_TENANT_SCHEMA):
+                for statement in (*_STATUS_SCHEMA, *_TRUST_SCHEMA, *_TENANT_SCHEMA, *_VERIFIER_SCHEMA):
                     conn.execute(statement)
         found = str(SCHEMA_VERSION) if row is None else row[0]
         if found != str(SCHEMA_VERSION):
@@ -662,6 +707,79 @@ class SqliteStore:
             f"SELECT {_API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = ? ORDER BY created_at, key_id", (tenant_id,)
         )
         return [_api_key_from_row(row) for row in rows]
+
+    # verifier transactions
+
+    def add_transaction(self, record: VerifierTransaction) -> None:
+        r = record
+        details = check_transaction(r)
+        # The version is the store's to set. A taken request_id or nonce is an IntegrityError, i.e. StoreConflict.
+        row = (r.request_id, *_fixed_of(r), r.status, 0, details, r.sealed)
+        with self._write() as conn:
+            conn.execute(
+                f"INSERT INTO verifier_transactions ({_TRANSACTION_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+    def get_transaction(self, request_id: str, now: datetime) -> VerifierTransaction | None:
+        rows = self._read(
+            f"SELECT {_TRANSACTION_COLUMNS} FROM verifier_transactions WHERE request_id = ? AND purge_at > ?",
+            (request_id, _to_iso(now)),
+        )
+        return _transaction_from_row(rows[0]) if rows else None
+
+    def swap_transaction(
+        self, record: VerifierTransaction, expected_version: int, now: datetime
+    ) -> VerifierTransaction | None:
+        r = record
+        details = check_transaction(r)
+        check_version(expected_version, now)
+        fixed, moment = _fixed_of(r), _to_iso(now)
+        # Compare and write under the IMMEDIATE lock: no other thread or process swaps between the two.
+        with self._write() as conn:
+            row = conn.execute(
+                f"SELECT {_TRANSACTION_COLUMNS} FROM verifier_transactions WHERE request_id = ? AND purge_at > ?",
+                (r.request_id, moment),
+            ).fetchone()
+            if row is None:
+                return None
+            if tuple(row[1:8]) != fixed:
+                raise ValueError("a swap may change a transaction's status, details and sealed data only")
+            if row[9] != expected_version:
+                return None
+            conn.execute(
+                "UPDATE verifier_transactions SET status = ?, version = ?, details = ?, sealed = ?"
+                " WHERE request_id = ?",
+                (r.status, expected_version + 1, details, r.sealed, r.request_id),
+            )
+            row = conn.execute(
+                f"SELECT {_TRANSACTION_COLUMNS} FROM verifier_transactions WHERE request_id = ?", (r.request_id,)
+            ).fetchone()
+        return _transaction_from_row(row)
+
+    def purge_transactions(self, now: datetime, limit: int = 1000) -> int:
+        moment = _to_iso(now)
+        if limit <= 0:
+            return 0
+        with self._write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM verifier_transactions WHERE request_id IN (SELECT request_id FROM verifier_transactions"
+                " WHERE purge_at <= ? ORDER BY purge_at LIMIT ?)",
+                (moment, clamp_int64(limit)),
+            )
+            return cursor.rowcount
+
+    def list_transactions(self, tenant_id: str, now: datetime, limit: int = 100) -> list[VerifierTransaction]:
+        moment = _to_iso(now)
+        if limit <= 0:
+            return []  # LIMIT with a negative count means "all"
+        rows = self._read(
+            f"SELECT {_TRANSACTION_COLUMNS} FROM verifier_transactions WHERE tenant_id = ? AND purge_at > ?"
+            " ORDER BY created_at DESC, request_id DESC LIMIT ?",
+            (tenant_id, moment, clamp_int64(limit)),
+        )
+        return [_transaction_from_row(row) for row in rows]
 
     # rate limiting
 
