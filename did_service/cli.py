@@ -309,14 +309,7 @@ def cmd_wallet_present(args: argparse.Namespace, settings: Settings) -> int:
     from did_service.core.keys import signing_key_from_private
     from did_service.core.proofs import sd_jwt
 
-    text = _read_text(args.credential).strip()
-    if text.startswith("{"):
-        value = strict_json.loads(text)
-        value = value.get("verifiableCredential", value) if isinstance(value, dict) else value
-        ident = value.get("id") if isinstance(value, dict) else None
-        if not isinstance(ident, str) or not ident.startswith("data:application/dc+sd-jwt,"):
-            raise DidServiceError("the file holds no dc+sd-jwt credential", code="unsupported_format")
-        text = ident.split(",", 1)[1]
+    text = _sd_jwt_text(args.credential)
     holder_key = signing_key_from_private(jwk.JWK.from_json(_read_text(args.key)).get_op_key("sign"))
     reveal = [
         tuple(None if part == "*" else int(part) if part.isdigit() else part for part in name.split("/"))
@@ -325,6 +318,35 @@ def cmd_wallet_present(args: argparse.Namespace, settings: Settings) -> int:
     print(sd_jwt.present(text, reveal=reveal, holder_key=holder_key, audience=args.audience, nonce=args.nonce,
                          now=utcnow()))
     return EXIT_OK
+
+
+def cmd_wallet_respond(args: argparse.Namespace, settings: Settings) -> int:
+    """Answer an OpenID4VP request link (what the bank's QR code holds) with an SD-JWT credential."""
+    from jwcrypto import jwk
+
+    from did_service import wallet_client
+    from did_service.clock import utcnow
+    from did_service.core.keys import signing_key_from_private
+
+    request = wallet_client.read_request(args.request)
+    print(f"{request.client_name or request.client_id} asks for: {', '.join(request.claims) or 'no claims'}",
+          file=sys.stderr)
+    holder_key = signing_key_from_private(jwk.JWK.from_json(_read_text(args.key)).get_op_key("sign"))
+    status, answer = wallet_client.respond(request, _sd_jwt_text(args.credential), holder_key, utcnow())
+    print(json.dumps({"status": status, "answer": answer}, ensure_ascii=False))
+    return EXIT_OK if status == 200 else EXIT_NOT_VERIFIED
+
+
+def _sd_jwt_text(name: str) -> str:
+    text = _read_text(name).strip()
+    if text.startswith("{"):
+        value = strict_json.loads(text)
+        value = value.get("verifiableCredential", value) if isinstance(value, dict) else value
+        ident = value.get("id") if isinstance(value, dict) else None
+        if not isinstance(ident, str) or not ident.startswith("data:application/dc+sd-jwt,"):
+            raise DidServiceError("the file holds no dc+sd-jwt credential", code="unsupported_format")
+        text = ident.split(",", 1)[1]
+    return text
 
 
 def _read_text(name: str) -> str:
@@ -463,6 +485,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audience", required=True, help="the verifier (KB-JWT aud), e.g. https://bank.example")
     p.add_argument("--nonce", required=True, help="the verifier's nonce for this presentation")
     p.set_defaults(func=cmd_wallet_present)
+    p = wallet.add_parser("respond", help="answer an OpenID4VP request link (the bank's QR code) with a credential")
+    p.add_argument("--request", required=True, help="the openid4vp://?client_id=...&request_uri=... link")
+    p.add_argument("--credential", required=True, help="the issue response, an enveloped credential or the SD-JWT")
+    p.add_argument("--key", required=True, help="the holder's private JWK file (from `wallet key`)")
+    p.set_defaults(func=cmd_wallet_respond)
 
     did = sub.add_parser("did", help="the issuer's DID").add_subparsers(dest="did_command", required=True)
     p = did.add_parser("show", help="print the issuer's DID document")

@@ -45,6 +45,13 @@ class Settings:
     default_alg: str = "EdDSA"
     status_list_size: int = 131072
     status_max_age: int = 300
+    # Verifier (OpenID4VP): how long a wallet has to answer, how long the bank may fetch the claims it was shown,
+    # how long decision records are kept, each key's requests per minute, and the account-opening adult age.
+    verifier_request_ttl: int = 300
+    verifier_claims_ttl: int = 600
+    verifier_retention_days: int = 30
+    verifier_rate_limit: int = 600
+    adult_age: int = 19
     schemas_dir: Path = field(default_factory=lambda: _resource_dir("schemas"))
     templates_dir: Path = field(default_factory=lambda: _resource_dir("templates"))
 
@@ -69,6 +76,12 @@ class Settings:
             "default_alg": get("DID_SERVICE_DEFAULT_ALG", "EdDSA"),
             "status_list_size": _int(get("DID_SERVICE_STATUS_LIST_SIZE"), 131072, "DID_SERVICE_STATUS_LIST_SIZE"),
             "status_max_age": _int(get("DID_SERVICE_STATUS_MAX_AGE"), 300, "DID_SERVICE_STATUS_MAX_AGE"),
+            "verifier_request_ttl": _int(get("DID_SERVICE_VERIFIER_REQUEST_TTL"), 300, "DID_SERVICE_VERIFIER_REQUEST_TTL"),
+            "verifier_claims_ttl": _int(get("DID_SERVICE_VERIFIER_CLAIMS_TTL"), 600, "DID_SERVICE_VERIFIER_CLAIMS_TTL"),
+            "verifier_retention_days": _int(get("DID_SERVICE_VERIFIER_RETENTION_DAYS"), 30,
+                                            "DID_SERVICE_VERIFIER_RETENTION_DAYS"),
+            "verifier_rate_limit": _int(get("DID_SERVICE_VERIFIER_RATE_LIMIT"), 600, "DID_SERVICE_VERIFIER_RATE_LIMIT"),
+            "adult_age": _int(get("DID_SERVICE_ADULT_AGE"), 19, "DID_SERVICE_ADULT_AGE"),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -84,6 +97,16 @@ class Settings:
             raise ConfigurationError("DID_SERVICE_STATUS_LIST_SIZE must be a multiple of 8 and at least 131072 (the spec minimum)")
         if not 0 <= self.status_max_age <= 86400:
             raise ConfigurationError("DID_SERVICE_STATUS_MAX_AGE must be between 0 and 86400 seconds")
+        if not 30 <= self.verifier_request_ttl <= 3600:
+            raise ConfigurationError("DID_SERVICE_VERIFIER_REQUEST_TTL must be between 30 and 3600 seconds")
+        if not 0 <= self.verifier_claims_ttl <= 86400:
+            raise ConfigurationError("DID_SERVICE_VERIFIER_CLAIMS_TTL must be between 0 and 86400 seconds")
+        if not 1 <= self.verifier_retention_days <= 3650:
+            raise ConfigurationError("DID_SERVICE_VERIFIER_RETENTION_DAYS must be between 1 and 3650")
+        if not 1 <= self.verifier_rate_limit <= 1_000_000:
+            raise ConfigurationError("DID_SERVICE_VERIFIER_RATE_LIMIT must be between 1 and 1000000 per minute")
+        if not 1 <= self.adult_age <= 149:
+            raise ConfigurationError("DID_SERVICE_ADULT_AGE must be between 1 and 149")
         if self.max_body_bytes < 1024:
             raise ConfigurationError("DID_SERVICE_MAX_BODY_BYTES must be at least 1024")
         parts = urlsplit(self.public_url)

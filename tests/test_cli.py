@@ -161,12 +161,12 @@ def test_batch_issue_is_all_or_nothing(initialized, tmp_path):
 def test_key_rotation_and_log_commands(initialized, tmp_path):
     run = initialized
     before = run("key", "list").stdout.splitlines()
-    assert len(before) == 3 and all("active" in line for line in before)
+    assert len(before) == 4 and all("active" in line for line in before)
     issued = run("issue", "--type", "DiplomaCredential", "--subject", str(SUBJECTS_DIR / "DiplomaCredential.json"))
     rotated = run("key", "rotate", "--alg", "EdDSA")
     assert rotated.returncode == 0 and rotated.stdout.startswith("did:web:")
     after = run("key", "list").stdout.splitlines()
-    assert len(after) == 4 and sum("retired@" in line for line in after) == 1
+    assert len(after) == 5 and sum("retired@" in line for line in after) == 1
     # The old credential still verifies (its key stays published) and a new one is signed by the new key.
     assert run("verify", "-", stdin=issued.stdout).returncode == 0
     fresh = run("issue", "--type", "DiplomaCredential", "--subject", str(SUBJECTS_DIR / "DiplomaCredential.json"))
@@ -174,10 +174,10 @@ def test_key_rotation_and_log_commands(initialized, tmp_path):
     assert header["kid"] == rotated.stdout.strip()
     assert run("verify", "-", stdin=fresh.stdout).returncode == 0
     note = run("log", "checkpoint").stdout.split("\n")
-    assert note[1] == "7"  # three keys, one issuance, the rotation (added + rotated), one issuance
+    assert note[1] == "8"  # four keys (issuer x2, log, verifier), one issuance, the rotation (added + rotated), one issuance
     vkey = run("log", "key").stdout.strip()
     audit = run("log", "audit", "--store", f"sqlite:///{tmp_path / 'instance' / 'did_service.db'}", "--vkey", vkey)
-    assert audit.returncode == 0 and json.loads(audit.stdout)["entries"] == 7
+    assert audit.returncode == 0 and json.loads(audit.stdout)["entries"] == 8
     receipt = run("log", "receipt", "-", stdin=fresh.stdout)
     assert receipt.returncode == 0 and json.loads(receipt.stdout)["leaf_index"] == 6
 

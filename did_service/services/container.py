@@ -24,7 +24,9 @@ from did_service.services.resolver import Resolver
 from did_service.services.transparency import LogIdentity, TransparencyLog
 from did_service.services.status import StatusService
 from did_service.services.trust import TrustService
-from did_service.services.resolver import StatusListCache, fetch_status_list_text
+from did_service.services.verifier import VerifierService
+from did_service.core.sealed import derive_key
+from did_service.services.resolver import StatusListCache, fetch_status_list_text, post_webhook
 from did_service.core.status_list import StatusListError
 from did_service.storage import open_store
 from did_service.storage.base import Store
@@ -44,6 +46,7 @@ class Services:
     log: TransparencyLog
     status: StatusService
     trust: TrustService
+    verifier: VerifierService
     clock: Callable[[], datetime] = utcnow
     status_fetcher: Callable[[str], str] = field(default_factory=lambda: StatusListCache(fetch_status_list_text))
 
@@ -63,17 +66,32 @@ class Services:
         report, opened = verify_secured(value, **self._verifier_context())
         credential_type = disclosed = None
         if opened is not None:
-            types = opened.credential.get("type")
-            try:
-                found = self.registry.find_type(types if isinstance(types, list) else [])
-            except Unprocessable:  # two registered types: the report already failed it
-                found = None
-            credential_type = found.name if found else None
-            subject = opened.credential.get("credentialSubject")
-            disclosed = subject if isinstance(subject, dict) else None
+            credential_type, disclosed = self._type_and_subject(opened.credential)
         decision = evaluate_certificate(credential_type=credential_type, presentation_verified=report.verified,
                                         disclosed=disclosed, document_bytes=document)
         return report, decision
+
+    def verify_presentation_certificate(self, value: Any, *, challenge: str, domain: str,
+                                        document: bytes | None) -> tuple[PresentationResult, Decision]:
+        """A presentation of one certificate (residence, diploma, notarized), decided under the certificate policy."""
+        result = self.verify_presentation(value, challenge=challenge, domain=domain)
+        credential_type = disclosed = None
+        if len(result.credentials) == 1 and result.credentials[0].opened is not None:
+            credential_type, disclosed = self._type_and_subject(result.credentials[0].opened.credential)
+        # Several credentials in one presentation: which one is the certificate would be a guess, so none is.
+        decision = evaluate_certificate(credential_type=credential_type,
+                                        presentation_verified=result.verified and len(result.credentials) == 1,
+                                        disclosed=disclosed, document_bytes=document)
+        return result, decision
+
+    def _type_and_subject(self, credential: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+        types = credential.get("type")
+        try:
+            found = self.registry.find_type(types if isinstance(types, list) else [])
+        except Unprocessable:  # two registered types: the report already failed it
+            found = None
+        subject = credential.get("credentialSubject")
+        return (found.name if found else None), (subject if isinstance(subject, dict) else None)
 
     def verify_presentation(self, value: Any, *, challenge: str, domain: str) -> PresentationResult:
         return verify_presentation(value, challenge=challenge, domain=domain, **self._verifier_context())
@@ -130,7 +148,7 @@ def build_services(
         create_kek = create_keys and not settings.production
     kek = load_kek(settings, create=create_kek)
     issuer_did = did_web_from_url(settings.public_url)
-    keyring = ensure_issuer_keys(store, kek, issuer_did, clock(), create=create_keys)
+    keyring = ensure_issuer_keys(store, kek, issuer_did, clock(), create=create_keys, verifier_did=f"{issuer_did}:verifier")
     transparency = TransparencyLog(store, LogIdentity(log_origin(settings.public_url), keyring.log_key.private_key), clock)
 
     def document_for(ring: Keyring) -> dict:
@@ -145,7 +163,20 @@ def build_services(
                            settings.status_max_age, clock)
     issuance = IssuanceService(store, keys, registry, issuer_did, settings.default_alg, status, settings.public_url)
     trust = TrustService(store, registry, issuer_did)
-    return Services(settings, store, registry, issuer_did, keys, resolver, issuance, transparency, status, trust, clock)
+    # The verifier reads the clock and verifies through Services, so a clock or status fetcher set on Services
+    # later (tests, the CLI) reaches it too.
+    holder: list[Services] = []
+    verifier = VerifierService(
+        store=store, keys=keys, registry=registry, issuer_did=issuer_did, settings=settings,
+        verify=lambda presentation, nonce, audience: holder[0].verify_presentation(
+            presentation, challenge=nonce, domain=audience),
+        seal_key=derive_key(kek, "verifier sealed data"), webhook_key=derive_key(kek, "verifier webhooks"),
+        clock=lambda: holder[0].clock(), log_origin=transparency.identity.origin, webhook_sender=post_webhook,
+    )
+    services = Services(settings, store, registry, issuer_did, keys, resolver, issuance, transparency, status, trust,
+                        verifier, clock)
+    holder.append(services)
+    return services
 
 
 def log_origin(public_url: str) -> str:

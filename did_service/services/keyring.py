@@ -63,6 +63,17 @@ class KeyState:
 class Keyring:
     issuer_keys: tuple[KeyState, ...]  # active and retired: retired keys stay published so old credentials verify
     log_key: SigningKey
+    # The verifier's keys (request objects, decision receipts), oldest first; retired ones stay published so
+    # receipts they signed still verify.
+    verifier_keys: tuple[KeyState, ...] = ()
+
+    @property
+    def verifier_key(self) -> SigningKey:
+        """The key the verifier signs with: the oldest active one, so every worker picks the same."""
+        for state in self.verifier_keys:
+            if state.record.status == "active":
+                return state.key
+        raise ConfigurationError("this instance has no verifier key yet: run `did-service init`")
 
     @property
     def keys(self) -> tuple[SigningKey, ...]:
@@ -102,23 +113,37 @@ def key_entry(did: str, key: SigningKey, action: str, now: datetime) -> LogAppen
     return LogAppend(entry=entry, leaf_hash=tlog.leaf_hash(entry))
 
 
-def ensure_issuer_keys(store: Store, kek: bytes, did: str, now: datetime, *, create: bool = True) -> Keyring:
-    """Create the issuer's EdDSA and ES256 keys and the log key on first start (when ``create``), each logged as
-    an `added` key entry in the same write; decrypt them all."""
+VERIFIER_ALG = "ES256"  # what OpenID4VP wallets are required to accept for request objects (HAIP)
+
+
+def ensure_issuer_keys(
+    store: Store, kek: bytes, did: str, now: datetime, *, create: bool = True, verifier_did: str | None = None
+) -> Keyring:
+    """Create the issuer's EdDSA and ES256 keys, the log key and the verifier key on first start (when
+    ``create``), each logged as an `added` key entry in the same write; decrypt them all.
+
+    An instance created before the verifier existed gets its verifier key here too (logged under
+    ``verifier_did``), when ``create`` allows it."""
+    verifier_did = verifier_did or f"{did}:verifier"
     records = store.list_keys()
     if not records and not create:
         raise ConfigurationError("this instance has no issuer keys yet: run `did-service init`")
     if not records:
-        fresh = [new_key_record(alg, "issuer", kek, now) for alg in keylib.ALGORITHMS]
-        fresh.append(new_key_record("EdDSA", "log", kek, now))
+        fresh = [(new_key_record(alg, "issuer", kek, now), did) for alg in keylib.ALGORITHMS]
+        fresh.append((new_key_record("EdDSA", "log", kek, now), did))
+        fresh.append((new_key_record(VERIFIER_ALG, "verifier", kek, now), verifier_did))
         records = store.add_keys_if_none(
-            [record for _, record in fresh], [key_entry(did, key, "added", now) for key, _ in fresh]
+            [record for (_, record), _ in fresh], [key_entry(owner, key, "added", now) for (key, _), owner in fresh]
         )
+    elif create and not any(r.purpose == "verifier" and r.status == "active" for r in records):
+        key, record = new_key_record(VERIFIER_ALG, "verifier", kek, now)
+        # Two processes upgrading at once may each add one: both are published, the oldest signs.
+        records = store.rotate_keys([record], [], [key_entry(verifier_did, key, "added", now)], [], now)
     return load_keyring(records, kek)
 
 
 def load_keyring(records: list[KeyRecord], kek: bytes) -> Keyring:
-    issuer_keys, log_keys = [], []
+    issuer_keys, log_keys, verifier_keys = [], [], []
     for record in records:
         private_key = keylib.decrypt_private_key(record.encrypted_private_key, kek, record.kid)
         key = keylib.signing_key_from_private(private_key)
@@ -127,11 +152,13 @@ def load_keyring(records: list[KeyRecord], kek: bytes) -> Keyring:
         if record.purpose == "log":
             if record.status == "active":
                 log_keys.append(key)
+        elif record.purpose == "verifier":
+            verifier_keys.append(KeyState(key, record))
         else:
             issuer_keys.append(KeyState(key, record))
     if len(log_keys) != 1:
         raise ConfigurationError("the instance must have exactly one active log key")
-    return Keyring(tuple(issuer_keys), log_keys[0])
+    return Keyring(tuple(issuer_keys), log_keys[0], tuple(verifier_keys))
 
 
 class LiveKeyring:

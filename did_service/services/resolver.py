@@ -32,7 +32,7 @@ TIMEOUT_SECONDS = 5.0
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[override]
-        raise ResolutionError("did:web document fetch was redirected", code="did_resolution_failed")
+        raise ResolutionError("the host answered with a redirect, which is not followed", code="did_resolution_failed")
 
 
 def _is_ip_literal(host: str) -> bool:
@@ -91,6 +91,26 @@ def guarded_get(
     if len(body) > max_bytes:
         raise ResolutionError("the response is too large")
     return body, headers
+
+
+MAX_WEBHOOK_ANSWER_BYTES = 64 * 1024
+
+
+def post_webhook(url: str, body: bytes, headers: Mapping[str, str]) -> None:
+    """POST a tenant's webhook over HTTPS to a public host, under the same guards as every outbound fetch:
+    no redirects, a timeout, a bounded answer. ResolutionError unless the host answers 2xx."""
+    _check_web_host(url)
+    opener = urllib.request.build_opener(
+        _NoRedirect, urllib.request.HTTPSHandler(context=ssl.create_default_context())
+    )
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+    try:
+        with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+            response.read(MAX_WEBHOOK_ANSWER_BYTES)
+    except urllib.error.HTTPError as exc:
+        raise ResolutionError(f"the host answered HTTP {exc.code}", transient=exc.code >= 500) from exc
+    except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
+        raise ResolutionError("the host could not be reached", transient=True) from exc
 
 
 def fetch_did_web_document(url: str) -> dict:

@@ -6,7 +6,7 @@ from flask import Flask
 
 from did_service.config import Settings
 from did_service.services.container import Services, build_services
-from did_service.web import admin_api, log_api, problems, status_api, type_metadata_api, vc_api, wellknown
+from did_service.web import admin_api, log_api, problems, status_api, type_metadata_api, vc_api, verifier_api, wellknown
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(status_api.bp)
     app.register_blueprint(type_metadata_api.bp)
     app.register_blueprint(admin_api.bp)
+    app.register_blueprint(verifier_api.bp)
 
     @app.after_request
     def _security_headers(response):

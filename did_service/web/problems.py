@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from did_service.errors import DidServiceError, SchemaViolation, StoreUnavailable
+from did_service.errors import DidServiceError, RateLimited, SchemaViolation, StoreUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE_BASE = "https://did-service.dev/problems/"
@@ -47,6 +47,8 @@ def _from_service_error(exc: DidServiceError) -> Response:
     response = problem(exc.status, exc.code, exc.title, exc.detail, **extra)
     if isinstance(exc, StoreUnavailable):
         response.headers["Retry-After"] = "5"
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="did_service"'
     return response

@@ -77,15 +77,25 @@ def verify_presentation():
     if set(body) - {"verifiablePresentation", "options"}:
         raise Unprocessable("the body holds `verifiablePresentation` and `options` only", code="unsupported_request_field")
     options = body.get("options")
-    if not isinstance(options, dict) or set(options) - {"challenge", "domain"}:
-        raise Unprocessable("`options` must be {challenge, domain}", code="invalid_options")
+    if not isinstance(options, dict) or set(options) - {"challenge", "domain", "policy", "document"}:
+        raise Unprocessable("`options` must be {challenge, domain, policy?, document?}", code="invalid_options")
     challenge, domain = options.get("challenge"), options.get("domain")
     for name, value in (("challenge", challenge), ("domain", domain)):
         if not isinstance(value, str) or not value or len(value) > MAX_CHALLENGE:
             raise Unprocessable(f"`options.{name}` is required: a string of 1 to {MAX_CHALLENGE} characters",
                                 code=f"missing_{name}")
-    result = services().verify_presentation(body["verifiablePresentation"], challenge=challenge, domain=domain)
-    return jsonify(result.to_dict())
+    if "policy" not in options:
+        if "document" in options:
+            raise Unprocessable("`options.document` needs `options.policy: certificate`", code="invalid_options")
+        result = services().verify_presentation(body["verifiablePresentation"], challenge=challenge, domain=domain)
+        return jsonify(result.to_dict())
+    if options["policy"] != "certificate":
+        raise Unprocessable("`options.policy` must be `certificate` here; account opening runs through "
+                            "/verifier/v1/requests", code="unsupported_policy")
+    result, decision = services().verify_presentation_certificate(
+        body["verifiablePresentation"], challenge=challenge, domain=domain,
+        document=_document_bytes(options.get("document")))
+    return jsonify({**result.to_dict(), "decision": decision.to_dict()})
 
 
 _STATUSES = ("revoked", "suspended", "active")

@@ -40,19 +40,19 @@ def test_audit_receipt_and_tamper(served):
     body = {"credential": {"@context": ["https://www.w3.org/ns/credentials/v2"],
                            "type": ["VerifiableCredential", "ResidentIdentityCredential"], "credentialSubject": subject}}
     issued = [http("POST", f"{base}/credentials/issue", body, token)[1] for _ in range(5)]
-    assert [i["leafIndex"] for i in issued] == [3, 4, 5, 6, 7]
+    assert [i["leafIndex"] for i in issued] == [4, 5, 6, 7, 8]  # after the four key entries
 
     vkey = cli("log", "key").stdout.strip()  # the operator hands this to auditors once
     state = workdir / "audit-state.txt"
     result = cli("log", "audit", "--url", base, "--vkey", vkey, "--state", str(state))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert state.read_text().split("\n")[1] == "8"
+    assert state.read_text().split("\n")[1] == "9"
     report = json.loads(result.stdout)
-    assert report["ok"] and report["entries"] == 8
+    assert report["ok"] and report["entries"] == 9
 
     receipt = cli("log", "receipt", "-", stdin=json.dumps(issued[1]))
     assert receipt.returncode == 0, receipt.stderr
-    assert json.loads(receipt.stdout)["leaf_index"] == 4
+    assert json.loads(receipt.stdout)["leaf_index"] == 5
     # A third party with only the URL and the pinned key:
     remote = cli("log", "receipt", "-", "--url", base, "--vkey", vkey, stdin=json.dumps(issued[2]))
     assert remote.returncode == 0, remote.stderr

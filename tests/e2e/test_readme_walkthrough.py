@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -68,6 +69,24 @@ def test_selective_disclosure_walkthrough_runs_as_written(served):
     assert '"birthDate":"1990-01-01"' in disclosed and "residentRegistrationNumber" not in presentation_result
     assert '"sd":"always"' in out
     assert (workdir / "holder.jwk").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.skipif(shutil.which("curl") is None and os.environ.get("CI") != "true", reason="curl is not installed")
+def test_bank_walkthrough_runs_as_written(served):
+    port, env, workdir = served
+    # The bank section continues from the selective-disclosure one (its credential and holder key).
+    script = (walkthrough_script(port, "## Showing only what a bank may see", min_blocks=4) + "\n"
+              + walkthrough_script(port, "## Opening a bank account remotely", min_blocks=4))
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "Jeju Bank asks for: familyName, givenName, birthDate, residentRegistrationNumber" in result.stderr
+    assert (workdir / "qr.png").read_bytes().startswith(b"\x89PNG")
+    decided = json.loads(result.stdout.strip().splitlines()[-1])
+    assert decided["status"] == "decided" and decided["decision"]["approved"] is True, decided
+    assert decided["decision"]["methods"] == ["did_presentation", "video_call"]
+    assert decided["decision"]["returnedClaims"]["residentRegistrationNumber"] == "900101-1234567"
 
 
 def test_production_refuses_default_secrets(tmp_path):

@@ -52,13 +52,14 @@ def test_issuer_keys_are_created_once_and_stored_encrypted(tmp_path):
     kids = {tuple(sorted(k.kid for k in ring.keys)) for ring in rings}
     assert len(kids) == 1
     records = store.list_keys()
-    assert sorted((r.purpose, r.alg) for r in records) == [("issuer", "ES256"), ("issuer", "EdDSA"), ("log", "EdDSA")]
+    assert sorted((r.purpose, r.alg) for r in records) == [
+        ("issuer", "ES256"), ("issuer", "EdDSA"), ("log", "EdDSA"), ("verifier", "ES256")]
     # Each key's creation is the log's first entries, in the same write.
-    assert sorted(r.log_index for r in records) == [0, 1, 2] and store.log_size() == 3
+    assert sorted(r.log_index for r in records) == [0, 1, 2, 3] and store.log_size() == 4
     ring = rings[0]
     assert ring.log_key.kid in {r.kid for r in records if r.purpose == "log"}
     for record in records:
-        key = next(k for k in (*ring.keys, ring.log_key) if k.kid == record.kid)
+        key = next(k for k in (*ring.keys, ring.log_key, *(s.key for s in ring.verifier_keys)) if k.kid == record.kid)
         assert record.public_jwk["x"] == key.public_jwk["x"]
         assert "d" not in record.public_jwk
         raw = key.private_key.private_bytes_raw() if record.alg == "EdDSA" else key.private_key.private_numbers().private_value.to_bytes(32, "big")

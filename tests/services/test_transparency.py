@@ -54,13 +54,13 @@ def forged_entry(original: bytes) -> bytes:
 
 def test_issued_credentials_are_anchored_and_verify(svc):
     issued = svc.issuance.issue_many([issue_body(), issue_body("DiplomaCredential")], svc.clock())
-    assert [i.leaf_index for i in issued] == [3, 4]  # after the three key entries
+    assert [i.leaf_index for i in issued] == [4, 5]  # after the four key entries
     report = svc.verify_credential(issued[1].secured)
     assert report.verified, report.to_dict()
     assert {c.id: c.status.value for c in report.checks}["anchored"] == "passed"
-    entry = tlog.decode_entry(svc.store.read_leaves(3, 4)[0].entry)
+    entry = tlog.decode_entry(svc.store.read_leaves(4, 5)[0].entry)
     assert entry.credential_digest == tlog.credential_digest(issued[0].secured)
-    assert "홍" not in svc.store.read_leaves(3, 4)[0].entry.decode()  # digests and ids only
+    assert "홍" not in svc.store.read_leaves(4, 5)[0].entry.decode()  # digests and ids only
     assert audit(StoreLogSource(svc.store), svc.log.identity.vkey).ok
 
 
@@ -137,7 +137,7 @@ def test_resume_after_investigation(svc):
     with pytest.raises(LogHalted):
         svc.issuance.issue(issue_body(), svc.clock())
     svc.store.resume_log()
-    assert svc.issuance.issue(issue_body(), svc.clock()).leaf_index == 3
+    assert svc.issuance.issue(issue_body(), svc.clock()).leaf_index == 4
 
 
 def test_a_running_service_follows_a_rotation_made_elsewhere(svc):
@@ -178,7 +178,7 @@ def test_resume_rechecks_everything_first(svc):
     svc.log.checkpoint()
     svc.store.halt_log("operator test", svc.clock())
     assert svc.log.resume() is not None and not svc.store.log_halted()
-    tamper_entry(svc.store, 3, forged_entry(svc.store.read_leaves(3, 4)[0].entry))
+    tamper_entry(svc.store, 4, forged_entry(svc.store.read_leaves(4, 5)[0].entry))
     svc.store.halt_log("tampered", svc.clock())
     with pytest.raises(LogHalted):
         svc.log.resume()

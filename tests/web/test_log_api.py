@@ -69,7 +69,7 @@ def populated(client, auth):
 
 def test_root_and_proofs_match_an_independent_recomputation(client, populated):
     sth, entries = populated
-    assert sth["tree_size"] == len(entries) == 3 + 13  # the two issuer keys and the log key were logged first
+    assert sth["tree_size"] == len(entries) == 4 + 13  # the two issuer keys, the log key and the verifier key were logged first
     assert base64.b64decode(sth["sha256_root_hash"]) == mth(entries)
     size = sth["tree_size"]
     for index, entry in enumerate(entries):
@@ -160,7 +160,7 @@ def test_entries_are_paged_at_1000(client, services):
     services.store.append_log(entries)
     page = client.get("/log/v1/get-entries?start=0&end=5000").get_json()["entries"]
     assert len(page) == 1000
-    assert client.get("/log/v1/get-sth").get_json()["tree_size"] == 1203
+    assert client.get("/log/v1/get-sth").get_json()["tree_size"] == 1204
 
 
 def test_refused_requests_publish_nothing(client, auth, services):

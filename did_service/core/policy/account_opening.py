@@ -120,7 +120,7 @@ def evaluate(
     if not all(isinstance(item, EvidenceItem) for item in evidence):
         raise InvalidPolicyInput("evidence must be EvidenceItem values", code="invalid_evidence")
     if application is not None:
-        _check_application(application)
+        check_application(application)
     subject = _claims_of(disclosed)
     requested = list(policy.claims_for_request(tenant_role) if requested_claims is None else requested_claims)
 
@@ -174,7 +174,7 @@ def _check_role(tenant_role: str) -> None:
         raise InvalidPolicyInput("unknown tenant role", code="invalid_tenant_role")
 
 
-def _check_application(application: Mapping[str, Any]) -> None:
+def check_application(application: Mapping[str, Any]) -> None:
     if not isinstance(application, Mapping):
         raise InvalidPolicyInput("the application must be an object", code="invalid_application")
     if set(application) != set(NAME_AND_BIRTH_DATE):
@@ -271,3 +271,27 @@ def _rrn_check(tenant_role: str, requested: Collection[str]) -> Check:
         return failed("rrn_access", "rrn_not_permitted",
                       "only financial institutions may request the resident registration number")
     return passed("rrn_access")
+
+
+def with_evidence(policy: AccountOpeningPolicy, decision: Decision, evidence: Sequence[EvidenceItem]) -> Decision:
+    """``decision`` again with its verification-methods check recomputed from ``evidence``.
+
+    Evidence a bank reports after the presentation changes only which methods counted; every other check was
+    made from claim values the verifier no longer holds, so it is kept exactly as it was. The presentation
+    counts as a method only if the ``credential`` check passed then.
+    """
+    if decision.policy != POLICY_NAME or decision.check("verification_methods") is None:
+        raise InvalidPolicyInput("not an account-opening decision")
+    if not all(isinstance(item, EvidenceItem) for item in evidence):
+        raise InvalidPolicyInput("evidence must be EvidenceItem values", code="invalid_evidence")
+    credential = decision.check("credential")
+    counted = _counted_methods(policy, credential is not None and credential.status is CheckStatus.PASSED, evidence)
+    methods = _methods_check(policy, counted)
+    return Decision(
+        policy=decision.policy,
+        checks=tuple(methods if c.id == methods.id else c for c in decision.checks),
+        disclosed_claims=decision.disclosed_claims,
+        returned_claims=decision.returned_claims,
+        dropped_claims=decision.dropped_claims,
+        methods=tuple(sorted(counted)),
+    )

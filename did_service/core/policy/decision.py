@@ -89,8 +89,8 @@ class Decision:
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        """The codes of every check that did not pass, in check order."""
-        return tuple(c.code or "check_failed" for c in self.checks if c.status is not CheckStatus.PASSED)
+        """The codes of the checks that did not pass, in check order, each once."""
+        return tuple(dict.fromkeys(c.code or "check_failed" for c in self.checks if c.status is not CheckStatus.PASSED))
 
     def check(self, check_id: str) -> Check | None:
         for item in self.checks:

@@ -23,7 +23,8 @@ def test_approved_iff_all_checks_passed(items: list[Check]) -> None:
     decision = Decision(policy="p", checks=tuple(items))
     assert decision.approved == (bool(items) and all(c.status is CheckStatus.PASSED for c in items))
     assert decision.to_dict()["approved"] is decision.approved
-    assert len(decision.reasons) == sum(c.status is not CheckStatus.PASSED for c in items)
+    assert set(decision.reasons) == {c.code or "check_failed" for c in items if c.status is not CheckStatus.PASSED}
+    assert len(decision.reasons) == len(set(decision.reasons))  # each code once
 
 
 def test_empty_decision_is_not_approved() -> None:
