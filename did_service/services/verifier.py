@@ -210,6 +210,11 @@ class VerifierService:
                 self._store.swap_transaction(replace(tx, sealed=b""), tx.version, now)
         return self._view(tx, now, claims)
 
+    def list_requests(self, tenant: TenantRecord, limit: int) -> list[dict[str, Any]]:
+        """The tenant's requests, newest first: status and decision, never claim values."""
+        now = self._clock()
+        return [self._view(tx, now, None) for tx in self._store.list_transactions(tenant.tenant_id, now, limit)]
+
     def add_evidence(self, tenant: TenantRecord, request_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Record a verification method the bank performed; after the wallet answered, re-decide on it."""
         item = _evidence_item(body)

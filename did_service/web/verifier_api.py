@@ -55,6 +55,16 @@ def create_request():
     return response
 
 
+@bp.get("/verifier/v1/requests")
+@tenant_required
+def list_requests():
+    """This tenant's requests, newest first (`?limit=`, 1 to 100): statuses and decisions, no claim values."""
+    raw = request.args.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise BadRequest("`limit` is a whole number from 1 to 100", code="invalid_limit")
+    return jsonify({"requests": services().verifier.list_requests(g.tenant, int(raw))})
+
+
 @bp.get("/verifier/v1/requests/<request_id>")
 @tenant_required
 def get_request(request_id: str):

@@ -389,3 +389,39 @@ def test_a_certificate_through_openid4vp(client, bank, auth, holder):
     decided = result(client, headers, created["id"])
     assert decided["decision"]["approved"] is True and decided["decision"]["policy"] == "certificate"
     assert decided["decision"]["returnedClaims"]["degree"]
+
+
+def test_the_verifier_api_fails_closed_when_its_redis_store_is_down(own_redis, tmp_path):
+    from did_service.services.container import build_services
+    from did_service.web import create_app
+    from tests.support import make_settings
+
+    server = own_redis()
+    svc = build_services(make_settings(tmp_path / "instance", store_url=server.url))
+    try:
+        client = create_app(services=svc).test_client()
+        _, key = create_tenant(svc.store, "Jeju Bank", "financial-institution", utcnow())
+        headers = {"Authorization": f"Bearer {key}"}
+        created = create(client, headers)
+        server.kill()
+        for response in (client.get(f"/verifier/v1/requests/{created['id']}", headers=headers),
+                         client.post("/verifier/v1/requests", headers=headers, json={"policy": "account_opening"}),
+                         client.get(urlsplit(created["request_uri"]).path)):
+            assert response.status_code == 503 and response.mimetype == "application/problem+json"
+            assert response.get_json()["code"] == "store_unavailable" and response.headers["Retry-After"]
+    finally:
+        svc.store.close()
+
+
+def test_a_tenant_lists_only_its_own_requests_without_claim_values(client, bank, shop, identity, holder):
+    _, headers = bank
+    first = create(client, headers)
+    second = create(client, headers)
+    create(client, shop[1])
+    request = fetch_request_object(client, second)
+    assert answer(client, request, identity, holder, BANK_CLAIMS).status_code == 200
+    listed = client.get("/verifier/v1/requests?limit=10", headers=headers).get_json()["requests"]
+    assert [r["id"] for r in listed] == [second["id"], first["id"]]
+    assert listed[0]["status"] == "decided" and listed[0]["decision"]["returnedClaims"] == {}
+    assert RRN not in json.dumps(listed)
+    assert client.get("/verifier/v1/requests?limit=0", headers=headers).get_json()["code"] == "invalid_limit"
