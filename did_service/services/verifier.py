@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import logging
 import secrets
@@ -23,6 +24,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
+
+import segno
 
 from did_service.config import Settings
 from did_service.core.credential import vct_for
@@ -255,10 +258,6 @@ class VerifierService:
         return tx.details["requestObject"]
 
     def qr_png(self, request_id: str) -> bytes:
-        import io
-
-        import segno
-
         tx = self._pending(request_id, self._clock())
         link = deep_link(self.client_id(tx.tenant_id), f"{self._public_url}/oid4vp/requests/{request_id}")
         out = io.BytesIO()
