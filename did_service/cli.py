@@ -219,11 +219,19 @@ def cmd_log_resume(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_key_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    from did_service.services.keyring import load_kek, rotate_key
+    from did_service.services.keyring import VERIFIER_ALG, load_kek, rotate_key
 
     svc = _services(settings)
-    key, _ = rotate_key(svc.store, load_kek(settings, create=False), svc.issuer_did, args.alg, utcnow())
-    print(f"{svc.issuer_did}#{key.kid}")
+    if args.verifier:
+        # Request objects and decision receipts: the verifier signs with ES256 only.
+        did = svc.verifier.did
+        key, _ = rotate_key(svc.store, load_kek(settings, create=False), did, VERIFIER_ALG, utcnow(), "verifier")
+    else:
+        if args.alg is None:
+            raise DidServiceError("--alg is required for an issuer key", code="missing_alg")
+        did = svc.issuer_did
+        key, _ = rotate_key(svc.store, load_kek(settings, create=False), did, args.alg, utcnow())
+    print(f"{did}#{key.kid}")
     print("restart `did-service serve` so it signs with the new key", file=sys.stderr)
     return EXIT_OK
 
@@ -435,8 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_log_resume)
 
     keys = sub.add_parser("key", help="issuer keys").add_subparsers(dest="key_command", required=True)
-    p = keys.add_parser("rotate", help="add a new issuer key for ALG and retire the active one (it stays published)")
-    p.add_argument("--alg", choices=["EdDSA", "ES256"], required=True)
+    p = keys.add_parser("rotate", help="add a new issuer key for ALG (or a new verifier key) and retire the active "
+                                       "one (it stays published)")
+    p.add_argument("--alg", choices=["EdDSA", "ES256"])
+    p.add_argument("--verifier", action="store_true",
+                   help="rotate the verifier's key (request objects, decision receipts) instead of an issuer key")
     p.set_defaults(func=cmd_key_rotate)
     p = keys.add_parser("list", help="list keys, their purpose, state and log positions")
     p.set_defaults(func=cmd_key_list)

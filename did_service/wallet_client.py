@@ -63,8 +63,10 @@ def read_request(link: str) -> PresentationRequest:
     kid = parsed.header.get("kid")
     if not isinstance(kid, str) or not kid.startswith(did + "#"):
         raise WalletError("the request is not signed by a key of its client's DID")
-    document = json.loads(_get(_did_web_url(did), "application/did+json"))
-    method = next((m for m in document.get("verificationMethod", []) if m.get("id") == kid), None)
+    document = _json(_get(_did_web_url(did), "application/did+json"))
+    methods = document.get("verificationMethod") if isinstance(document, dict) else None
+    method = next((m for m in methods if isinstance(m, dict) and m.get("id") == kid), None) \
+        if isinstance(methods, list) else None
     if method is None or "publicKeyJwk" not in method:
         raise WalletError("the client's DID document has no such key")
     jose.verify_signature(parsed, public_key_from_jwk(method["publicKeyJwk"]))
@@ -93,10 +95,28 @@ def respond(request: PresentationRequest, credential: str, holder_key: SigningKe
                                       headers={"Content-Type": "application/x-www-form-urlencoded"})
     _check_url(request.response_uri)
     try:
-        with urllib.request.urlopen(outgoing, timeout=10) as answer:
-            return answer.status, json.loads(answer.read(MAX_BYTES) or b"{}")
+        with _OPENER.open(outgoing, timeout=10) as answer:
+            return answer.status, _json(answer.read(MAX_BYTES) or b"{}")
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read(MAX_BYTES) or b"{}")
+        return exc.code, _json(exc.read(MAX_BYTES) or b"{}")
+    except (urllib.error.URLError, OSError) as exc:
+        raise WalletError("the verifier could not be reached") from exc
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[override]
+        # A redirect would take the wallet somewhere the link did not name (and that _check_url did not see).
+        raise WalletError("the verifier answered with a redirect, which the wallet does not follow")
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise WalletError("the verifier's answer is not JSON") from exc
 
 
 def _did_web_url(did: str) -> str:
@@ -118,7 +138,7 @@ def _check_url(url: str) -> None:
 def _get(url: str, accept: str) -> bytes:
     _check_url(url)
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": accept}), timeout=10) as answer:
+        with _OPENER.open(urllib.request.Request(url, headers={"Accept": accept}), timeout=10) as answer:
             return answer.read(MAX_BYTES)
     except urllib.error.HTTPError as exc:
         raise WalletError(f"the verifier answered HTTP {exc.code}") from exc

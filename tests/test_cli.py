@@ -179,7 +179,7 @@ def test_key_rotation_and_log_commands(initialized, tmp_path):
     audit = run("log", "audit", "--store", f"sqlite:///{tmp_path / 'instance' / 'did_service.db'}", "--vkey", vkey)
     assert audit.returncode == 0 and json.loads(audit.stdout)["entries"] == 8
     receipt = run("log", "receipt", "-", stdin=fresh.stdout)
-    assert receipt.returncode == 0 and json.loads(receipt.stdout)["leaf_index"] == 6
+    assert receipt.returncode == 0 and json.loads(receipt.stdout)["leaf_index"] == 7
 
 
 def test_revoke_suspend_unsuspend(initialized):

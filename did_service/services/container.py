@@ -148,7 +148,7 @@ def build_services(
         create_kek = create_keys and not settings.production
     kek = load_kek(settings, create=create_kek)
     issuer_did = did_web_from_url(settings.public_url)
-    keyring = ensure_issuer_keys(store, kek, issuer_did, clock(), create=create_keys, verifier_did=f"{issuer_did}:verifier")
+    keyring = ensure_issuer_keys(store, kek, issuer_did, clock(), create=create_keys)
     transparency = TransparencyLog(store, LogIdentity(log_origin(settings.public_url), keyring.log_key.private_key), clock)
 
     def document_for(ring: Keyring) -> dict:

@@ -190,10 +190,13 @@ class LiveKeyring:
         return state[1], state[2]
 
 
-def rotate_key(store: Store, kek: bytes, did: str, alg: str, now: datetime) -> tuple[SigningKey, list[KeyRecord]]:
-    """A new issuer key for ``alg``; the active one it replaces is retired (a `rotated` entry) but stays published."""
-    current = [r for r in store.list_keys() if r.purpose == "issuer" and r.alg == alg and r.status == "active"]
-    key, record = new_key_record(alg, "issuer", kek, now)
+def rotate_key(
+    store: Store, kek: bytes, did: str, alg: str, now: datetime, purpose: str = "issuer"
+) -> tuple[SigningKey, list[KeyRecord]]:
+    """A new ``purpose`` key (issuer or verifier) for ``alg``; the active one it replaces is retired (a `rotated`
+    entry) but stays published, so what it signed still verifies."""
+    current = [r for r in store.list_keys() if r.purpose == purpose and r.alg == alg and r.status == "active"]
+    key, record = new_key_record(alg, purpose, kek, now)
     retired = [load_keyring_key(r, kek) for r in current]
     records = store.rotate_keys(
         [record], [r.kid for r in current], [key_entry(did, key, "added", now)],

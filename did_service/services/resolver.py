@@ -49,6 +49,13 @@ def _is_ip_literal(host: str) -> bool:
         return False
 
 
+def is_public_host_name(host: str) -> bool:
+    """A host name (not an IP literal, not localhost) that may name a public server; where it points is checked
+    when connecting."""
+    host = host.rstrip(".").lower()
+    return bool(host) and host != "localhost" and not host.endswith(".localhost") and not _is_ip_literal(host)
+
+
 def _check_web_host(url: str) -> None:
     parts = urlsplit(url)
     host = (parts.hostname or "").rstrip(".").lower()

@@ -20,7 +20,7 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
@@ -51,6 +51,7 @@ from did_service.core.tlog.checkpoint import Checkpoint
 from did_service.core.verifier.presentation import PresentationResult
 from did_service.errors import Conflict, DidServiceError, Forbidden, NotFound, Unprocessable
 from did_service.services.keyring import LiveKeyring
+from did_service.services.resolver import is_public_host_name
 from did_service.storage.base import Store, TenantRecord, VerifierTransaction
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ POLICY_TYPES: Mapping[str, str] = {
 }
 MAX_EVIDENCE = 16
 EVIDENCE_CLOCK_SKEW = timedelta(minutes=5)
+EVIDENCE_MAX_AGE = timedelta(days=1)  # how long before the request a method may have been performed
 # The checks about the wallet's answer itself; any failing one is reported to the wallet as well as the tenant.
 # The verifier's own checks keep their names under two prefixes: the presentation's and its credential's.
 PRESENTATION_CHECK_PREFIX = "presentation."
@@ -103,6 +105,21 @@ class PresentationRejected(Unprocessable):
 @dataclass(frozen=True)
 class Created:
     body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What the wallet's answer showed, before any policy: kept only while the answer is being decided."""
+
+    checks: list[Check]
+    verified: bool = False
+    credential: Mapping[str, Any] | None = None
+    subject: Mapping[str, Any] = field(default_factory=dict)
+    digest: str | None = None
+
+    @property
+    def sound(self) -> bool:
+        return self.verified and all(c.status is CheckStatus.PASSED for c in self.checks)
 
 
 WebhookSender = Callable[[str, bytes, Mapping[str, str]], None]
@@ -154,7 +171,7 @@ class VerifierService:
             raise Unprocessable("the body holds policy, application and webhook_url only",
                                 code="unsupported_request_field")
         policy = body.get("policy")
-        if policy not in POLICY_TYPES:
+        if not isinstance(policy, str) or policy not in POLICY_TYPES:
             raise Unprocessable("`policy` is one of " + ", ".join(POLICY_TYPES), code="unsupported_policy")
         application = body.get("application")
         if application is not None:
@@ -170,8 +187,7 @@ class VerifierService:
         request_id, nonce, state = secrets.token_urlsafe(16), secrets.token_urlsafe(32), secrets.token_urlsafe(16)
         expires = now + timedelta(seconds=self._settings.verifier_request_ttl)
         query = dcql.query_for(credential_type, claims, vct=vct_for(self._public_url, credential_type))
-        ring = self._keys.current(fresh=True)[0]
-        key = ring.verifier_key
+        key = self._keys.current()[0].verifier_key
         payload = request_object(
             client_id=self.client_id(tenant.tenant_id), response_uri=f"{self._public_url}/oid4vp/responses/{request_id}",
             nonce=nonce, state=state, dcql_query=query, issued_at=now, expires_at=expires, client_name=tenant.name,
@@ -181,7 +197,7 @@ class VerifierService:
             request_id=request_id, tenant_id=tenant.tenant_id, policy=policy, nonce=nonce, state=state,
             created_at=now, expires_at=expires,
             purge_at=now + timedelta(days=self._settings.verifier_retention_days),
-            details={"credentialType": credential_type, "claims": claims, "role": tenant.role,
+            details={"credentialType": credential_type, "claims": claims, "query": query, "role": tenant.role,
                      "requestObject": signed, "webhookUrl": webhook_url, "evidence": []},
             sealed=seal(self._seal_key, request_id, application) if application is not None else b"",
         )
@@ -231,6 +247,9 @@ class VerifierService:
             if item.performed_at > now + EVIDENCE_CLOCK_SKEW:
                 raise Unprocessable("performedAt is in the future", code="invalid_evidence")
             tx = self._own(tenant, request_id, now)
+            if item.performed_at < tx.created_at - EVIDENCE_MAX_AGE:
+                # An old check proves nothing about this applicant today.
+                raise Unprocessable("performedAt is more than a day before the request", code="stale_evidence")
             if tx.policy != ACCOUNT_OPENING:
                 raise Unprocessable("evidence counts only under account_opening", code="evidence_not_applicable")
             if tx.status == "pending" and now >= tx.expires_at:
@@ -266,44 +285,46 @@ class VerifierService:
 
     def respond(self, request_id: str, form: Mapping[str, str]) -> dict[str, Any]:
         """Take the wallet's direct_post answer: verify, decide, store, notify. Raises PresentationRejected (after
-        storing the rejected decision) when the answer itself failed a check."""
+        storing the rejected decision) when the presentation failed a check. A wallet's error response (the
+        holder declined) is taken like any answer: 200, and a rejected decision for the tenant."""
         now = self._clock()
         tx = self._pending(request_id, now)
         response = parse_response(form, tx.state)
-        decision, claims, digest = self._decide_response(tx, response, now)
-        details = {**tx.details, "presentationDigest": digest, "respondedAt": _iso(now),
-                   "claimsExpireAt": _iso(now + timedelta(seconds=self._settings.verifier_claims_ttl))}
-        details.update(self._decided(tx, decision, now))
-        record = replace(tx, status="responded", details=details,
-                         sealed=seal(self._seal_key, request_id, claims) if claims else b"")
-        swapped = self._store.swap_transaction(record, tx.version, now)
-        if swapped is None:
-            raise TransactionUsed("the presentation request was already answered")
+        answer = self._check_answer(tx, response)
+        for _ in range(5):
+            decision = self._policy_decision(tx, answer)
+            claims = dict(decision.returned_claims) if answer.sound else {}
+            details = {**tx.details, "presentationDigest": answer.digest, "respondedAt": _iso(now),
+                       "claimsExpireAt": _iso(now + timedelta(seconds=self._settings.verifier_claims_ttl))}
+            details.update(self._decided(tx, decision, now))
+            record = replace(tx, status="responded", details=details,
+                             sealed=seal(self._seal_key, request_id, claims) if claims else b"")
+            swapped = self._store.swap_transaction(record, tx.version, now)
+            if swapped is not None:
+                break
+            # Lost the swap: another answer was taken (a replay), or the bank added evidence meanwhile, in which
+            # case this answer is decided again with it.
+            tx = self._pending(request_id, now)
+        else:
+            raise Conflict("the request is being changed concurrently; try again", code="concurrent_update")
         self._notify(swapped)
-        failing = [c for c in decision.checks
-                   if c.status is not CheckStatus.PASSED
-                   and (c.id in RESPONSE_CHECKS or c.id.startswith((PRESENTATION_CHECK_PREFIX, CREDENTIAL_CHECK_PREFIX)))]
-        if failing:
+        failing = [c for c in answer.checks if c.status is not CheckStatus.PASSED]
+        if failing and response.error is None:
             raise PresentationRejected(failing[0].message or "the presentation was rejected",
                                        code=failing[0].code or "presentation_rejected")
         return {}
 
     # --- deciding ------------------------------------------------------------------------------------------
 
-    def _decide_response(
-        self, tx: VerifierTransaction, response: WalletResponse, now: datetime
-    ) -> tuple[Decision, dict[str, Any], str | None]:
+    def _check_answer(self, tx: VerifierTransaction, response: WalletResponse) -> "_Answer":
+        """Everything about the wallet's answer itself: the verifier's checks, DCQL, minimal disclosure."""
         details = tx.details
-        application = open_sealed(self._seal_key, tx.request_id, tx.sealed) if tx.sealed else None
-        evidence = [_evidence_from(e) for e in details["evidence"]]
         if response.vp_token is None:
-            checks = [failed("wallet_response", response.error or "wallet_error", "the wallet did not present")]
-            return self._policy_decision(tx, checks, False, None, {}, application, evidence, now), {}, None
+            return _Answer([failed("wallet_response", response.error or "wallet_error", "the wallet did not present")])
 
         digest = hashlib.sha256(json.dumps(response.vp_token, sort_keys=True).encode()).hexdigest()
         checks: list[Check] = [passed("wallet_response")]
-        query = dcql.query_for(details["credentialType"], details["claims"],
-                               vct=vct_for(self._public_url, details["credentialType"]))
+        query = details["query"]
         query_id = query["credentials"][0]["id"]
         # Verify every presentation given for our query (at most a few: parse_response caps them); DCQL then
         # decides whether they answer it.
@@ -330,7 +351,7 @@ class VerifierService:
         # Over-disclosure is what the holder chose to reveal beyond the request; claims the issuer put in clear
         # (an issuing authority) were never the holder's to withhold.
         chosen = {path[0] for path in self._registry.get(details["credentialType"]).disclosable if len(path) == 1}
-        extra = sorted((set(subject) & chosen) - set(self._allowed_claims(tx.policy, details["role"])))
+        extra = sorted((set(subject) & chosen) - set(details["claims"]))
         if not verified:
             checks.append(could_not_run("minimal_disclosure", "presentation_not_verified",
                                         "no verified presentation to read"))
@@ -340,24 +361,20 @@ class VerifierService:
                                  "disclosed beyond the request: " + ", ".join(extra)))
         else:
             checks.append(passed("minimal_disclosure"))
-        decision = self._policy_decision(tx, checks, verified, opened.credential if opened else None, subject,
-                                         application, evidence, now)
-        answer_ok = all(c.status is CheckStatus.PASSED for c in checks)
-        claims = dict(decision.returned_claims) if answer_ok else {}
-        return decision, claims, digest
+        return _Answer(checks, verified, opened.credential if opened is not None else None, subject, digest)
 
     def _claims_of(self, result: PresentationResult) -> dict[str, Any]:
         opened = result.credentials[0].opened if result.credentials else None
         return opened.claims if opened is not None else {}
 
-    def _policy_decision(
-        self, tx: VerifierTransaction, response_checks: list[Check], verified: bool,
-        credential: Mapping[str, Any] | None, subject: Mapping[str, Any], application: Mapping[str, Any] | None,
-        evidence: list[EvidenceItem], now: datetime,
-    ) -> Decision:
-        answered = verified and all(c.status is CheckStatus.PASSED for c in response_checks)
-        credential_type = tx.details["credentialType"] if credential is not None and \
-            tx.details["credentialType"] in (credential.get("type") or []) else None
+    def _policy_decision(self, tx: VerifierTransaction, answer: "_Answer") -> Decision:
+        application = open_sealed(self._seal_key, tx.request_id, tx.sealed) if tx.sealed else None
+        evidence = [_evidence_from(e) for e in tx.details["evidence"]]
+        answered = answer.sound
+        subject = answer.subject
+        credential_type = tx.details["credentialType"] if answer.credential is not None and \
+            tx.details["credentialType"] in (answer.credential.get("type") or []) else None
+        verified = answer.verified
         if tx.policy == ACCOUNT_OPENING:
             inner = account_opening.evaluate(
                 self.policy, presentation_verified=answered, credential_type=credential_type,
@@ -370,15 +387,22 @@ class VerifierService:
                 credential_type=credential_type, presentation_verified=answered,
                 disclosed=subject if verified else None, document_bytes=None,
             )
+        # The tenant sees what it asked for and nothing else, whatever else the policy would allow.
+        requested = set(tx.details["claims"])
+        returned = {k: v for k, v in inner.returned_claims.items() if k in requested} if answered else {}
         return Decision(
-            policy=inner.policy, checks=(*response_checks, *inner.checks), disclosed_claims=inner.disclosed_claims,
-            returned_claims=inner.returned_claims if answered else {}, dropped_claims=inner.dropped_claims,
+            policy=inner.policy, checks=(*answer.checks, *inner.checks), disclosed_claims=inner.disclosed_claims,
+            returned_claims=returned,
+            dropped_claims=tuple(sorted(set(inner.disclosed_claims) - set(returned))) if answered
+            else inner.dropped_claims,
             methods=inner.methods,
         )
 
     def _decided(self, tx: VerifierTransaction, decision: Decision, now: datetime) -> dict[str, Any]:
         """The stored form of a decision: no claim values, and its receipt signed now."""
-        ring = self._keys.current(fresh=True)[0]
+        # The key ring as read at most a second ago: a verifier key retired within that second stays published,
+        # so what it signs still verifies.
+        ring = self._keys.current()[0]
         key = ring.verifier_key
         receipt = receipt_from_decision(decision, request_id=tx.request_id, tenant_id=tx.tenant_id, issued_at=now,
                                         checkpoint=self._checkpoint())
@@ -400,11 +424,6 @@ class VerifierService:
             return self.policy.claims_for_request(role)
         schema = self._registry.compiled_schema(POLICY_TYPES[policy])
         return [name for name in schema.get("required", []) if name != "id"]
-
-    def _allowed_claims(self, policy: str, role: str) -> tuple[str, ...]:
-        if policy == ACCOUNT_OPENING:
-            return tuple(self.policy.claims_for_request(role))
-        return certificate.CLAIMS_BY_TYPE[POLICY_TYPES[policy]]
 
     # --- records -------------------------------------------------------------------------------------------
 
@@ -476,6 +495,8 @@ class VerifierService:
 
 def _deliver(sender: WebhookSender, url: str, body: bytes, headers: Mapping[str, str]) -> None:
     for attempt in range(3):
+        if attempt:
+            time.sleep(2 ** attempt)
         try:
             sender(url, body, headers)
             return
@@ -484,15 +505,24 @@ def _deliver(sender: WebhookSender, url: str, body: bytes, headers: Mapping[str,
             log.warning("webhook delivery to %s failed (%s), attempt %d", urlsplit(url).hostname, exc.code, attempt + 1)
         except Exception:  # noqa: BLE001 - a failed delivery must never take the worker down
             log.warning("webhook delivery to %s failed, attempt %d", urlsplit(url).hostname, attempt + 1, exc_info=True)
-        time.sleep(2 ** attempt)
 
 
 def _check_webhook_url(url: object) -> None:
-    if not isinstance(url, str) or len(url) > 2048:
-        raise Unprocessable("`webhook_url` must be an https URL", code="invalid_webhook_url")
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password or parts.fragment:
-        raise Unprocessable("`webhook_url` must be an https URL without credentials", code="invalid_webhook_url")
+    """Refuse at once what delivery would refuse anyway, so the tenant learns it now rather than never. Where the
+    host name points is checked again at each delivery (it may change)."""
+    problem = Unprocessable("`webhook_url` must be an https URL to a public host name, without credentials",
+                            code="invalid_webhook_url")
+    if not isinstance(url, str) or len(url) > 2048 or not url.isprintable() or " " in url:
+        raise problem
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise problem from exc
+    host = (parts.hostname or "").rstrip(".")
+    if (parts.scheme != "https" or not host or parts.username or parts.password or parts.fragment
+            or port == 0 or not is_public_host_name(host)):
+        raise problem
 
 
 def _evidence_item(body: Mapping[str, Any]) -> EvidenceItem:
@@ -501,12 +531,12 @@ def _evidence_item(body: Mapping[str, Any]) -> EvidenceItem:
     performed = body["performedAt"]
     try:
         when = datetime.fromisoformat(performed.replace("Z", "+00:00")) if isinstance(performed, str) else None
-    except ValueError:
+        when = when.astimezone(timezone.utc) if when is not None and when.utcoffset() is not None else None
+    except (ValueError, OverflowError):  # 0001-01-01T00:00+14:00 has no UTC instant
         when = None
-    if when is None or when.utcoffset() is None:
+    if when is None:
         raise InvalidPolicyInput("performedAt must be an RFC 3339 date-time with a time zone", code="invalid_evidence")
-    return EvidenceItem(method=body["method"], performed_at=when.astimezone(timezone.utc), source=body["source"],
-                        succeeded=body["succeeded"])
+    return EvidenceItem(method=body["method"], performed_at=when, source=body["source"], succeeded=body["succeeded"])
 
 
 def _evidence_from(stored: Mapping[str, Any]) -> EvidenceItem:

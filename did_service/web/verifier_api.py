@@ -7,6 +7,7 @@ the unguessable request id the QR code carries.
 
 from __future__ import annotations
 
+import re
 from functools import wraps
 from typing import Callable, TypeVar
 
@@ -60,7 +61,7 @@ def create_request():
 def list_requests():
     """This tenant's requests, newest first (`?limit=`, 1 to 100): statuses and decisions, no claim values."""
     raw = request.args.get("limit", "20")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= 100:
         raise BadRequest("`limit` is a whole number from 1 to 100", code="invalid_limit")
     return jsonify({"requests": services().verifier.list_requests(g.tenant, int(raw))})
 

@@ -277,7 +277,8 @@ def test_the_wallet_may_decline(client, bank):
     request = fetch_request_object(client, created)
     response = client.post(urlsplit(request["response_uri"]).path,
                            data={"error": "access_denied", "state": request["state"]})
-    assert response.status_code == 422 and response.get_json()["code"] == "access_denied"
+    # OpenID4VP 1.0 section 8.2: a processed error response is answered 200 like any other.
+    assert response.status_code == 200
     decided = result(client, headers, created["id"])
     assert decided["decision"]["approved"] is False and decided["decision"]["reasons"][0] == "access_denied"
 
@@ -425,3 +426,83 @@ def test_a_tenant_lists_only_its_own_requests_without_claim_values(client, bank,
     assert listed[0]["status"] == "decided" and listed[0]["decision"]["returnedClaims"] == {}
     assert RRN not in json.dumps(listed)
     assert client.get("/verifier/v1/requests?limit=0", headers=headers).get_json()["code"] == "invalid_limit"
+
+
+def test_malformed_input_is_a_4xx_never_a_500(client, bank):
+    _, headers = bank
+    created = create(client, headers)
+    request = fetch_request_object(client, created)
+    path = urlsplit(request["response_uri"]).path
+    deep = client.post(path, data={"vp_token": "[" * 5000, "state": request["state"]})
+    assert deep.status_code == 400 and deep.get_json()["code"] == "invalid_vp_token"
+    for body in ({"policy": ["account_opening"]}, {"policy": {}},
+                 {"policy": "account_opening", "webhook_url": "https://[::1"},
+                 {"policy": "account_opening", "webhook_url": "https://127.0.0.1/hook"},
+                 {"policy": "account_opening", "webhook_url": "https://localhost/hook"},
+                 {"policy": "account_opening", "webhook_url": "https://bank.example:99999/hook"}):
+        response = client.post("/verifier/v1/requests", headers=headers, json=body)
+        assert response.status_code == 422, (body, response.get_json())
+    for performed in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "2026-01-01T00:00:00"):
+        response = client.post(f"/verifier/v1/requests/{created['id']}/evidence", headers=headers, json={
+            "method": "video_call", "performedAt": performed, "source": "x", "succeeded": True})
+        assert response.status_code in (400, 422) and response.get_json()["code"] == "invalid_evidence", performed
+    stale = client.post(f"/verifier/v1/requests/{created['id']}/evidence", headers=headers, json={
+        "method": "video_call", "performedAt": "2001-01-01T00:00:00Z", "source": "x", "succeeded": True})
+    assert stale.status_code == 422 and stale.get_json()["code"] == "stale_evidence"
+    assert client.get("/verifier/v1/requests?limit=\u00b2", headers=headers).status_code == 400
+    assert result(client, headers, created["id"])["evidence"] == []
+
+
+def test_a_certificate_answer_may_not_disclose_more_than_was_asked(client, bank, auth, holder):
+    _, headers = bank
+    subject = {**load_subject("ResidenceCertificateCredential"), "id": did_jwk_from_public_jwk(holder.public_jwk)}
+    subject["purpose"] = "은행 제출용"
+    issued = client.post("/credentials/issue", headers=auth,
+                         json=issue_body("ResidenceCertificateCredential", subject, format="dc+sd-jwt")).get_json()
+    created = create(client, headers, "residence_certificate")
+    request = fetch_request_object(client, created)
+    asked = [c["path"][0] for c in request["dcql_query"]["credentials"][0]["claims"]]
+    assert "purpose" not in asked
+    response = answer(client, request, issued["verifiableCredential"], holder, asked + ["purpose"])
+    assert response.status_code == 422 and response.get_json()["code"] == "over_disclosure"
+    decided = result(client, headers, created["id"])["decision"]
+    assert decided["approved"] is False and decided["returnedClaims"] == {}
+
+
+def test_evidence_arriving_while_the_wallet_answers_is_decided_with_the_answer(app, services, bank, identity, holder):
+    _, headers = bank
+    client = app.test_client()
+    created = create(client, headers)
+    request = fetch_request_object(client, created)
+    real_verify = services.verifier._verify
+
+    def verify_then_bank_reports(presentation, nonce, audience):
+        outcome = real_verify(presentation, nonce, audience)
+        # The bank's back end posts its video-call result while this answer is being verified.
+        assert evidence(app.test_client(), headers, created["id"], "video_call").status_code == 200
+        return outcome
+
+    services.verifier._verify = verify_then_bank_reports
+    assert answer(client, request, identity, holder, BANK_CLAIMS).status_code == 200
+    decided = result(client, headers, created["id"])
+    assert decided["decision"]["approved"] is True and decided["decision"]["methods"] == ["did_presentation", "video_call"]
+
+
+def test_a_rotated_verifier_key_stays_published_so_old_receipts_verify(client, bank, identity, holder, services):
+    from did_service.services.keyring import load_kek, rotate_key
+
+    _, headers = bank
+    created = create(client, headers)
+    request = fetch_request_object(client, created)
+    assert answer(client, request, identity, holder, BANK_CLAIMS).status_code == 200
+    old_receipt = result(client, headers, created["id"])["receipt"]
+    new_key, _ = rotate_key(services.store, load_kek(services.settings, create=False), services.verifier.did, "ES256",
+                            utcnow(), "verifier")
+    services.keys.current(fresh=True)
+    keys = {k["kid"]: k for k in client.get("/verifier/v1/keys").get_json()["keys"]}
+    assert len(keys) == 2
+    old_kid = jose.parse_compact(old_receipt).header["kid"]
+    assert verify_receipt_jws(old_receipt, _pyca(keys[old_kid]), issuer=services.verifier.did).request_id == created["id"]
+    fresh = create(client, headers)
+    token = client.get(urlsplit(fresh["request_uri"]).path).get_data(as_text=True)
+    assert jose.parse_compact(token).header["kid"].endswith("#" + new_key.kid)

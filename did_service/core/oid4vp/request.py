@@ -11,12 +11,12 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
+from did_service.core import strict_json
 from did_service.errors import BadRequest, Unprocessable
 
 REQUEST_TYP = "oauth-authz-req+jwt"
@@ -109,8 +109,8 @@ def parse_response(form: Mapping[str, str], expected_state: str) -> WalletRespon
     if len(raw) > MAX_VP_TOKEN_CHARS:
         raise InvalidAuthorizationResponse("the vp_token is too large", code="invalid_vp_token")
     try:
-        token = json.loads(raw)
-    except ValueError as exc:
+        token = strict_json.loads(raw)  # bounded nesting, no duplicate keys: the wallet is not trusted yet
+    except strict_json.StrictJsonError as exc:
         raise InvalidAuthorizationResponse("the vp_token must be a JSON object", code="invalid_vp_token") from exc
     if not isinstance(token, dict) or not token:
         raise InvalidAuthorizationResponse("the vp_token must be a non-empty JSON object keyed by credential query id",
