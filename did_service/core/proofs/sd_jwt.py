@@ -382,7 +382,7 @@ def _verify_key_binding(
     if kb.header.get("typ") != KB_JWT_TYP:
         raise SdJwtError("the key binding JWT's typ is not kb+jwt", code="invalid_kb_jwt")
     try:
-        verify_signature(kb, public_key, jwk.JWK(**_public_members(members)))
+        verify_signature(kb, public_key)
     except JoseError as exc:
         raise SdJwtError("the key binding JWT is not signed by the holder key", code="invalid_kb_jwt") from exc
     claims = kb.payload
