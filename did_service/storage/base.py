@@ -15,7 +15,7 @@ these records, except as ``VerifierTransaction.sealed``, which the service encry
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Mapping, Protocol, Sequence, runtime_checkable
 
@@ -172,6 +172,10 @@ class VerifierTransaction:
     ``details`` is a JSON object the service owns (requested claim names, evidence, the decision record and its
     receipt): the store keeps it as given and never reads it. ``sealed`` is personal data encrypted by the service
     (AES-GCM), opaque bytes to the store. The record is deleted once ``purge_at`` has passed (retention).
+
+    ``sealed_until``, when set, is when the sealed data stops existing: from that instant on (sealed_until <= now)
+    the store hands out ``sealed`` as b"" and ``sealed_until`` as None, and drop_expired_sealed erases the stored
+    bytes. A swap may set, move or clear it. A record with empty ``sealed`` may carry any sealed_until.
     """
 
     request_id: str
@@ -186,6 +190,7 @@ class VerifierTransaction:
     version: int = 0  # set by the store: 0 when added, +1 per successful swap
     details: dict = field(default_factory=dict)
     sealed: bytes = b""
+    sealed_until: datetime | None = None  # the sealed data is gone from this instant on; None: kept until purge_at
 
 
 def _aware(value: datetime) -> datetime:
@@ -202,6 +207,8 @@ def check_transaction(record: VerifierTransaction) -> str:
             raise ValueError("a transaction's ids, policy, nonce and state must be strings")
     for value in (record.created_at, record.expires_at, record.purge_at):
         _aware(value)
+    if record.sealed_until is not None:
+        _aware(record.sealed_until)
     if record.status not in TRANSACTION_STATUSES:
         raise ValueError(f"a transaction's status must be one of {', '.join(TRANSACTION_STATUSES)}")
     if not isinstance(record.sealed, bytes):
@@ -217,6 +224,19 @@ def check_transaction(record: VerifierTransaction) -> str:
     if not exact:
         raise ValueError("a transaction's details must round-trip through JSON exactly")
     return text
+
+
+def sealed_is_due(record: VerifierTransaction, now: datetime) -> bool:
+    """Whether the record's sealed data is gone at ``now`` (sealed_until <= now)."""
+    return record.sealed_until is not None and record.sealed_until <= _aware(now)
+
+
+def without_due_sealed(record: VerifierTransaction, now: datetime) -> VerifierTransaction:
+    """The record as the store hands it out at ``now``: once sealed_until <= now, with sealed b"" and
+    sealed_until None, whatever bytes are still stored until drop_expired_sealed erases them."""
+    if sealed_is_due(record, now):
+        return replace(record, sealed=b"", sealed_until=None)
+    return record
 
 
 def check_version(expected_version: int, now: datetime) -> None:
@@ -296,23 +316,27 @@ class Store(Protocol):
     def add_transaction(self, record: VerifierTransaction) -> None:
         """StoreConflict (nothing written) if the request_id exists, or if the nonce is already used by another
         stored transaction (nonces are unique across all transactions and tenants). The stored version is 0 whatever
-        the record says. ValueError (nothing written) for a naive datetime, a status other than "pending" /
-        "responded", details that are not a dict round-tripping through JSON exactly (nested dicts, lists, str,
-        int, finite float, bool, None), sealed data that is not bytes, or ids, policy, nonce or state that are not
-        strings. Redis also deletes the record by itself once purge_at has passed by its own clock (key expiry)."""
+        the record says; sealed and sealed_until are stored as given. ValueError (nothing written) for a naive
+        datetime (sealed_until included, unless None), a status other than "pending" / "responded", details that
+        are not a dict round-tripping through JSON exactly (nested dicts, lists, str, int, finite float, bool,
+        None), sealed data that is not bytes, or ids, policy, nonce or state that are not strings. Redis also
+        deletes the record by itself once purge_at has passed by its own clock (key expiry)."""
 
     def get_transaction(self, request_id: str, now: datetime) -> VerifierTransaction | None:
         """None if unknown or if purge_at <= now: a record past its retention is never returned, even while it
-        is not deleted yet."""
+        is not deleted yet. Once sealed_until <= now, the record comes back with sealed b"" and sealed_until None,
+        even while drop_expired_sealed has not erased the stored bytes yet."""
 
     def swap_transaction(
         self, record: VerifierTransaction, expected_version: int, now: datetime
     ) -> VerifierTransaction | None:
-        """Compare and swap: replace the stored transaction's status, details and sealed data with ``record``'s
-        only if its stored version is ``expected_version`` and purge_at > now; return the stored record, whose
-        version is then expected_version + 1. Otherwise (unknown, purged, or another version) return None and
-        write nothing. Of concurrent swaps from one version, in any threads or processes, exactly one succeeds:
-        that is what makes a nonce single-use.
+        """Compare and swap: replace the stored transaction's status, details, sealed data and sealed_until with
+        ``record``'s only if its stored version is ``expected_version`` and purge_at > now; return the stored
+        record, whose version is then expected_version + 1 (as get_transaction would at ``now``: without sealed
+        data once sealed_until <= now; a record whose sealed_until <= now is stored with sealed b"" and
+        sealed_until None). Otherwise (unknown, purged, or another version) return None and write nothing. Of
+        concurrent swaps from one version, in any threads or processes, exactly one succeeds: that is what makes
+        a nonce single-use.
 
         request_id names the record; tenant_id, policy, nonce, state, created_at, expires_at and purge_at never
         change: a stored, unpurged record whose values differ raises ValueError (nothing written), whatever its
@@ -324,9 +348,19 @@ class Store(Protocol):
         deleted. Redis counts a transaction whose key it already expired by itself: this removes what is left of
         it (its index entries)."""
 
+    def drop_expired_sealed(self, now: datetime, limit: int = 1000) -> int:
+        """Erase the sealed data of up to ``limit`` transactions with sealed_until <= now and non-empty sealed
+        data (earliest sealed_until first), whether or not they are past purge_at: each becomes sealed b"" and
+        sealed_until None, and its version goes up by one, so that a swap from the version read before fails
+        (returns None) instead of writing the old sealed data back. Each record is cleared atomically; of
+        concurrent calls, each record is cleared and counted once. Return how many were cleared (0 when none is
+        due, or when limit <= 0). Nothing else is changed: a record with empty sealed data keeps its
+        sealed_until and version. ValueError for a naive ``now``. Redis also removes, uncounted, the index
+        entries of transactions whose keys it already expired by itself."""
+
     def list_transactions(self, tenant_id: str, now: datetime, limit: int = 100) -> list[VerifierTransaction]:
         """The tenant's transactions with purge_at > now, newest first (created_at, then request_id, both
-        descending), at most ``limit``."""
+        descending), at most ``limit``; without sealed data once sealed_until <= now, as get_transaction."""
 
     # rate limiting
     def take_rate_token(self, bucket: str, limit: int, window_seconds: int, now: datetime) -> bool:

@@ -21,11 +21,15 @@ Layout (``{ns}`` = ``{<namespace>}``):
     {ns}:api_keys:of:<tenant>   zset  the tenant's key_ids scored by created_at
     {ns}:rate:<bucket>          hash  w (latest window counted in), n (takes in it); expires 2 windows after a take
     {ns}:vtx:<request_id>       hash  a VerifierTransaction's fields (purge_score: purge_at in epoch microseconds,
-                                      details: JSON text, sealed: raw bytes); expires at purge_at
+                                      details: JSON text, sealed: raw bytes, sealed_until: ISO 8601 or "" for None,
+                                      sealed_score: sealed_until in epoch microseconds or ""); expires at purge_at.
+                                      A hash written before sealed_until existed has neither field: None
     {ns}:vtx-nonce:<nonce>      string  the request_id of the transaction using the nonce; expires at purge_at
     {ns}:vtx-of:<tenant>        zset  the tenant's request_ids scored by created_at
     {ns}:vtx-purge              zset  JSON [request_id, tenant_id, nonce] scored by purge_at: what purge_transactions
                                       removes (the index entries a transaction leaves behind when its keys expire)
+    {ns}:vtx-sealed             zset  request_ids of transactions holding sealed data with a sealed_until, scored
+                                      by it (epoch microseconds): what drop_expired_sealed clears
     {ns}:credentials            hash  credential_id -> CredentialRecord JSON (with leaf_index)
     {ns}:credentials:by_digest  hash  digest -> credential_id
     {ns}:log:size               string  number of leaves
@@ -81,6 +85,8 @@ from did_service.storage.base import (
     check_transaction,
     check_version,
     rate_window,
+    sealed_is_due,
+    without_due_sealed,
 )
 from did_service.storage.shared import (
     HASH_SIZE,
@@ -446,13 +452,19 @@ return 1
 # KEYS: order zset, records hash[, hash from order member to record field].
 _LIST = _ORDERED + "return ordered(KEYS[1], KEYS[2], KEYS[3])\n"
 
-# KEYS: the transaction's hash, its nonce key, the tenant's zset, the purge zset. ARGV: request_id, purge_at in
-# epoch milliseconds (rounded up), created_at score, purge_at score, purge member, then the hash's field/value
-# pairs. Both keys expire at purge_at, so Redis deletes the record by itself; the zset entries are removed by
-# purge_transactions.
+# KEYS: the transaction's hash, its nonce key, the tenant's zset, the purge zset, the sealed zset. ARGV:
+# request_id, purge_at in epoch milliseconds (rounded up), created_at score, purge_at score, purge member, the
+# sealed zset score ('' when the record is not to be in it), then the hash's field/value pairs. Both keys expire at
+# purge_at, so Redis deletes the record by itself; the zset entries are removed by purge_transactions. A sealed
+# zset entry left by an expired transaction with the same request_id is replaced or removed.
 _ADD_TRANSACTION = """
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 'conflict' end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+if ARGV[6] ~= '' then
+  redis.call('ZADD', KEYS[5], ARGV[6], ARGV[1])
+else
+  redis.call('ZREM', KEYS[5], ARGV[1])
+end
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('PEXPIREAT', KEYS[2], ARGV[2])
@@ -461,10 +473,11 @@ redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
 return 'ok'
 """
 
-# KEYS: the transaction's hash. ARGV: now score, expected version, the seven fields a swap never changes (in
-# _FIXED order), then status, details, sealed, the new version. Returns the stored fields (HGETALL) after the
-# swap, or 'unknown' (none, or past purge_at), 'fixed' (a field that never changes differs), 'stale' (another
-# version), with nothing written.
+# KEYS: the transaction's hash, the sealed zset. ARGV: now score, expected version, the seven fields a swap never
+# changes (in _FIXED order), then status, details, sealed, the new version, sealed_until (ISO or ''), its score (or
+# ''), the sealed zset score ('' when the record is not to be in it), request_id. Returns the stored fields
+# (HGETALL) after the swap, or 'unknown' (none, or past purge_at), 'fixed' (a field that never changes differs),
+# 'stale' (another version), with nothing written.
 _SWAP_TRANSACTION = """
 local fixed = {'tenant_id', 'policy', 'nonce', 'state', 'created_at', 'expires_at', 'purge_at'}
 local stored = redis.call('HMGET', KEYS[1], 'purge_score', 'version', unpack(fixed))
@@ -473,20 +486,26 @@ for i = 1, #fixed do
   if stored[2 + i] ~= ARGV[2 + i] then return 'fixed' end
 end
 if stored[2] ~= ARGV[2] then return 'stale' end
-redis.call('HSET', KEYS[1], 'status', ARGV[10], 'details', ARGV[11], 'sealed', ARGV[12], 'version', ARGV[13])
+redis.call('HSET', KEYS[1], 'status', ARGV[10], 'details', ARGV[11], 'sealed', ARGV[12], 'version', ARGV[13],
+  'sealed_until', ARGV[14], 'sealed_score', ARGV[15])
+if ARGV[16] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[16], ARGV[17])
+else
+  redis.call('ZREM', KEYS[2], ARGV[17])
+end
 return redis.call('HGETALL', KEYS[1])
 """
 
-# KEYS: the purge zset, then per due entry: the transaction's hash, its nonce key, the tenant's zset. ARGV: now
-# score, then per entry: purge member, request_id, tenant_id, nonce. Returns how many entries it removed (an
-# entry another purger removed first is not counted). The request_id may have been added again since the entry's
-# keys expired: what belongs to that live transaction is kept.
+# KEYS: the purge zset, the sealed zset, then per due entry: the transaction's hash, its nonce key, the tenant's
+# zset. ARGV: now score, then per entry: purge member, request_id, tenant_id, nonce. Returns how many entries it
+# removed (an entry another purger removed first is not counted). The request_id may have been added again since
+# the entry's keys expired: what belongs to that live transaction is kept.
 _PURGE_TRANSACTIONS = """
 local now = tonumber(ARGV[1])
 local deleted = 0
 for m = 0, (#ARGV - 1) / 4 - 1 do
   local member, id, tenant, nonce = ARGV[2 + m * 4], ARGV[3 + m * 4], ARGV[4 + m * 4], ARGV[5 + m * 4]
-  local hash, nonce_key, of_tenant = KEYS[2 + m * 3], KEYS[3 + m * 3], KEYS[4 + m * 3]
+  local hash, nonce_key, of_tenant = KEYS[3 + m * 3], KEYS[4 + m * 3], KEYS[5 + m * 3]
   local score = redis.call('ZSCORE', KEYS[1], member)
   if score and tonumber(score) <= now then
     local live = redis.call('HMGET', hash, 'purge_score', 'tenant_id', 'nonce')
@@ -496,11 +515,39 @@ for m = 0, (#ARGV - 1) / 4 - 1 do
     end
     if live[3] ~= nonce and redis.call('GET', nonce_key) == id then redis.call('DEL', nonce_key) end
     if live[2] ~= tenant then redis.call('ZREM', of_tenant, id) end
+    if not live[1] then redis.call('ZREM', KEYS[2], id) end
     redis.call('ZREM', KEYS[1], member)
     deleted = deleted + 1
   end
 end
 return deleted
+"""
+
+# KEYS: the sealed zset, then per entry read from it: the transaction's hash. ARGV: now score, then the entries'
+# request_ids. Clears (sealed and sealed_until emptied, version + 1) each transaction whose entry is still due and
+# whose hash still holds sealed data due at now; returns how many it cleared. An entry another caller cleared
+# first is skipped; an entry whose hash is gone (expired) is removed, uncounted.
+_DROP_EXPIRED_SEALED = """
+local now = tonumber(ARGV[1])
+local cleared = 0
+for m = 2, #ARGV do
+  local id, hash = ARGV[m], KEYS[m]
+  local score = redis.call('ZSCORE', KEYS[1], id)
+  if score and tonumber(score) <= now then
+    local due = redis.call('HGET', hash, 'sealed_score')
+    if due and due ~= '' and tonumber(due) <= now and redis.call('HSTRLEN', hash, 'sealed') > 0 then
+      redis.call('HSET', hash, 'sealed', '', 'sealed_until', '', 'sealed_score', '')
+      redis.call('HINCRBY', hash, 'version', 1)
+      redis.call('ZREM', KEYS[1], id)
+      cleared = cleared + 1
+    elseif due and due ~= '' and redis.call('HSTRLEN', hash, 'sealed') > 0 then
+      redis.call('ZADD', KEYS[1], due, id)
+    else
+      redis.call('ZREM', KEYS[1], id)
+    end
+  end
+end
+return cleared
 """
 
 
@@ -653,31 +700,44 @@ def _fixed_of(r: VerifierTransaction) -> list[str]:
     return [r.tenant_id, r.policy, r.nonce, r.state, _iso(r.created_at), _iso(r.expires_at), _iso(r.purge_at)]
 
 
+def _sealed_fields(sealed: bytes, sealed_until: datetime | None) -> tuple[str, str, str]:
+    """sealed_until's hash field, its score field, and the sealed zset score ('': not in the zset)."""
+    if sealed_until is None:
+        return "", "", ""
+    score = str(_score(sealed_until))
+    return _iso(sealed_until), score, score if sealed else ""
+
+
 def _transaction_fields(r: VerifierTransaction, details: str) -> list[object]:
     # The version is the store's to set: 0 when added.
     fixed = _fixed_of(r)
+    until, until_score, _ = _sealed_fields(r.sealed, r.sealed_until)
     return [
         "request_id", r.request_id, "tenant_id", fixed[0], "policy", fixed[1], "nonce", fixed[2], "state", fixed[3],
         "created_at", fixed[4], "expires_at", fixed[5], "purge_at", fixed[6], "purge_score", _score(r.purge_at),
         "status", r.status, "version", 0, "details", details, "sealed", r.sealed,
+        "sealed_until", until, "sealed_score", until_score,
     ]
 
 
-def _transaction_from_fields(fields: Mapping[bytes, bytes]) -> VerifierTransaction:
+def _transaction_from_fields(fields: Mapping[bytes, bytes], now: datetime) -> VerifierTransaction:
     f = {_text(k): v for k, v in fields.items()}
 
     def text(name: str) -> str:
         return f[name].decode("utf-8")
 
-    return VerifierTransaction(
+    # A hash written before sealed_until existed has no such field.
+    sealed_until = _from_iso(text("sealed_until")) if f.get("sealed_until") else None
+    record = VerifierTransaction(
         text("request_id"), text("tenant_id"), text("policy"), text("nonce"), text("state"),
         _from_iso(text("created_at")), _from_iso(text("expires_at")), _from_iso(text("purge_at")), text("status"),
-        int(f["version"]), json.loads(f["details"]), f["sealed"],
+        int(f["version"]), json.loads(f["details"]), f["sealed"], sealed_until,
     )
+    return without_due_sealed(record, now)
 
 
-def _transaction_from_flat(flat: list) -> VerifierTransaction:
-    return _transaction_from_fields(dict(zip(flat[::2], flat[1::2])))
+def _transaction_from_flat(flat: list, now: datetime) -> VerifierTransaction:
+    return _transaction_from_fields(dict(zip(flat[::2], flat[1::2])), now)
 
 
 def _purge_member(r: VerifierTransaction) -> bytes:
@@ -780,9 +840,11 @@ class RedisStore:
         self._credential_by_digest = self._client.register_script(_CREDENTIAL_BY_DIGEST)
         self._k_status_open = prefix + "status:open"
         self._k_vtx_purge = prefix + "vtx-purge"
+        self._k_vtx_sealed = prefix + "vtx-sealed"
         self._add_transaction = self._client.register_script(_ADD_TRANSACTION)
         self._swap_transaction = self._client.register_script(_SWAP_TRANSACTION)
         self._purge_transactions = self._client.register_script(_PURGE_TRANSACTIONS)
+        self._drop_expired_sealed = self._client.register_script(_DROP_EXPIRED_SEALED)
         self._allocate_status = self._client.register_script(_ALLOCATE_STATUS)
         self._change_status = self._client.register_script(_CHANGE_STATUS)
         self._publish_status = self._client.register_script(_PUBLISH_STATUS)
@@ -984,8 +1046,10 @@ class RedisStore:
         details = check_transaction(r)
         purge_score = _score(r.purge_at)
         expire_ms = -(-purge_score // 1000)  # rounded up: the keys outlive purge_at, never the reverse
-        keys = [self._k_vtx(r.request_id), self._k_vtx_nonce(r.nonce), self._k_vtx_of(r.tenant_id), self._k_vtx_purge]
-        args = [r.request_id, expire_ms, _score(r.created_at), purge_score, _purge_member(r),
+        keys = [self._k_vtx(r.request_id), self._k_vtx_nonce(r.nonce), self._k_vtx_of(r.tenant_id), self._k_vtx_purge,
+                self._k_vtx_sealed]
+        indexed = _sealed_fields(r.sealed, r.sealed_until)[2]
+        args = [r.request_id, expire_ms, _score(r.created_at), purge_score, _purge_member(r), indexed,
                 *_transaction_fields(r, details)]
         with _translated():
             result = self._add_transaction(keys=keys, args=args)
@@ -998,7 +1062,7 @@ class RedisStore:
             fields = self._client.hgetall(self._k_vtx(request_id))
         if not fields or int(fields[b"purge_score"]) <= moment:
             return None
-        return _transaction_from_fields(fields)
+        return _transaction_from_fields(fields, now)
 
     def swap_transaction(
         self, record: VerifierTransaction, expected_version: int, now: datetime
@@ -1006,17 +1070,19 @@ class RedisStore:
         r = record
         details = check_transaction(r)
         check_version(expected_version, now)
-        args = [_score(now), str(expected_version), *_fixed_of(r), r.status, details, r.sealed,
-                str(expected_version + 1)]
+        # Sealed data already past its time is not written at all.
+        sealed, sealed_until = (b"", None) if sealed_is_due(r, now) else (r.sealed, r.sealed_until)
+        args = [_score(now), str(expected_version), *_fixed_of(r), r.status, details, sealed,
+                str(expected_version + 1), *_sealed_fields(sealed, sealed_until), r.request_id]
         with _translated():
-            result = self._swap_transaction(keys=[self._k_vtx(r.request_id)], args=args)
+            result = self._swap_transaction(keys=[self._k_vtx(r.request_id), self._k_vtx_sealed], args=args)
         if result == _FIXED:
-            raise ValueError("a swap may change a transaction's status, details and sealed data only")
+            raise ValueError("a swap may change a transaction's status, details, sealed data and sealed_until only")
         if result in (_UNKNOWN, _STALE):
             return None
         if not isinstance(result, list):
             raise StoreError("Redis gave an unexpected answer to a transaction swap")
-        return _transaction_from_flat(result)
+        return _transaction_from_flat(result, now)
 
     def purge_transactions(self, now: datetime, limit: int = 1000) -> int:
         moment = _score(now)
@@ -1026,13 +1092,33 @@ class RedisStore:
             members = self._client.zrangebyscore(self._k_vtx_purge, "-inf", moment, start=0, num=clamp_int64(limit))
         if not members:
             return 0
-        keys, args = [self._k_vtx_purge], [moment]
+        keys, args = [self._k_vtx_purge, self._k_vtx_sealed], [moment]
         for member in members:
             request_id, tenant_id, nonce = json.loads(member)
             keys += [self._k_vtx(request_id), self._k_vtx_nonce(nonce), self._k_vtx_of(tenant_id)]
             args += [member, request_id, tenant_id, nonce]
         with _translated():
             return int(self._purge_transactions(keys=keys, args=args))
+
+    def drop_expired_sealed(self, now: datetime, limit: int = 1000) -> int:
+        moment = _score(now)
+        cleared = 0
+        # Entries whose hash expired are removed uncounted: read again until ``limit`` are cleared or none is due.
+        while cleared < limit:
+            wanted = limit - cleared
+            with _translated():
+                members = self._client.zrangebyscore(
+                    self._k_vtx_sealed, "-inf", moment, start=0, num=clamp_int64(wanted)
+                )
+            if not members:
+                break
+            ids = [_text(member) for member in members]
+            keys = [self._k_vtx_sealed, *(self._k_vtx(request_id) for request_id in ids)]
+            with _translated():
+                cleared += int(self._drop_expired_sealed(keys=keys, args=[moment, *ids]))
+            if len(members) < wanted:
+                break
+        return cleared
 
     def list_transactions(self, tenant_id: str, now: datetime, limit: int = 100) -> list[VerifierTransaction]:
         moment = _score(now)
@@ -1058,7 +1144,7 @@ class RedisStore:
                 found = pipe.execute() if rows else []
             for fields in found:
                 if fields and _text(fields[b"tenant_id"]) == tenant_id and int(fields[b"purge_score"]) > moment:
-                    out.append(_transaction_from_fields(fields))
+                    out.append(_transaction_from_fields(fields, now))
             if len(rows) < page:
                 break
             last = int(rows[-1][1])

@@ -44,6 +44,8 @@ from did_service.storage.base import (
     check_transaction,
     check_version,
     rate_window,
+    sealed_is_due,
+    without_due_sealed,
 )
 from did_service.storage.shared import (
     GroupCommit,
@@ -204,11 +206,19 @@ _VERIFIER_SCHEMA = (
         status TEXT NOT NULL,
         version INTEGER NOT NULL,
         details TEXT NOT NULL,
-        sealed BLOB NOT NULL
+        sealed BLOB NOT NULL,
+        sealed_until TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS verifier_transactions_by_purge_at ON verifier_transactions (purge_at)",
     "CREATE INDEX IF NOT EXISTS verifier_transactions_by_tenant"
     " ON verifier_transactions (tenant_id, created_at, request_id)",
+)
+# What drop_expired_sealed walks: only rows still holding sealed data with a time limit are in it. Created after
+# _add_sealed_until, since a table made by an older release has no such column yet.
+_SEALED_DUE = "sealed_until IS NOT NULL AND length(sealed) > 0"
+_VERIFIER_SEALED_INDEX = (
+    "CREATE INDEX IF NOT EXISTS verifier_transactions_by_sealed_until"
+    f" ON verifier_transactions (sealed_until) WHERE {_SEALED_DUE}"
 )
 
 # The lowest unallocated index of a list: 0, or the first allocated index whose successor is free. Both parts
@@ -233,7 +243,8 @@ _CREDENTIAL_COLUMNS = (
 )
 _CHECKPOINT_COLUMNS = "size, root_hash, note, created_at"
 _TRANSACTION_COLUMNS = (
-    "request_id, tenant_id, policy, nonce, state, created_at, expires_at, purge_at, status, version, details, sealed"
+    "request_id, tenant_id, policy, nonce, state, created_at, expires_at, purge_at, status, version, details, sealed,"
+    " sealed_until"
 )
 _HALTED = "log_halted"  # meta row: JSON {reason, at}; present while the log is halted
 # The next leaf index and whether the log is halted, in one statement. MAX over the rowid is a seek to the last
@@ -344,14 +355,23 @@ def _fixed_of(r: VerifierTransaction) -> tuple:
     )
 
 
-def _transaction_from_row(row: tuple) -> VerifierTransaction:
-    request_id, tenant_id, policy, nonce, state, created_at, expires_at, purge_at, status, version, details, sealed = (
-        row
-    )
-    return VerifierTransaction(
+def _transaction_from_row(row: tuple, now: datetime) -> VerifierTransaction:
+    (request_id, tenant_id, policy, nonce, state, created_at, expires_at, purge_at, status, version, details, sealed,
+     sealed_until) = row
+    record = VerifierTransaction(
         request_id, tenant_id, policy, nonce, state, _from_iso(created_at), _from_iso(expires_at),
-        _from_iso(purge_at), status, version, json.loads(details), bytes(sealed),
+        _from_iso(purge_at), status, version, json.loads(details), bytes(sealed), _opt_from_iso(sealed_until),
     )
+    return without_due_sealed(record, now)
+
+
+def _add_sealed_until(conn: sqlite3.Connection) -> None:
+    """The sealed_until column, for a verifier_transactions table created before it existed (the release that
+    added verifier transactions, same schema version), then its index."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(verifier_transactions)")}
+    if "sealed_until" not in columns:
+        conn.execute("ALTER TABLE verifier_transactions ADD COLUMN sealed_until TEXT")
+    conn.execute(_VERIFIER_SEALED_INDEX)
 
 
 # --- the store ----------------------------------------------------------------------------------------------
@@ -450,6 +470,7 @@ class SqliteStore:
             if row is None or row[0] == str(SCHEMA_VERSION):
                 for statement in (*_STATUS_SCHEMA, *_TRUST_SCHEMA, *_TENANT_SCHEMA, *_VERIFIER_SCHEMA):
                     conn.execute(statement)
+                _add_sealed_until(conn)
         found = str(SCHEMA_VERSION) if row is None else row[0]
         if found != str(SCHEMA_VERSION):
             raise ConfigurationError(f"The SQLite database has schema version {found}; expected {SCHEMA_VERSION}")
@@ -714,11 +735,11 @@ class SqliteStore:
         r = record
         details = check_transaction(r)
         # The version is the store's to set. A taken request_id or nonce is an IntegrityError, i.e. StoreConflict.
-        row = (r.request_id, *_fixed_of(r), r.status, 0, details, r.sealed)
+        row = (r.request_id, *_fixed_of(r), r.status, 0, details, r.sealed, _opt_iso(r.sealed_until))
         with self._write() as conn:
             conn.execute(
                 f"INSERT INTO verifier_transactions ({_TRANSACTION_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
 
@@ -727,7 +748,7 @@ class SqliteStore:
             f"SELECT {_TRANSACTION_COLUMNS} FROM verifier_transactions WHERE request_id = ? AND purge_at > ?",
             (request_id, _to_iso(now)),
         )
-        return _transaction_from_row(rows[0]) if rows else None
+        return _transaction_from_row(rows[0], now) if rows else None
 
     def swap_transaction(
         self, record: VerifierTransaction, expected_version: int, now: datetime
@@ -736,6 +757,8 @@ class SqliteStore:
         details = check_transaction(r)
         check_version(expected_version, now)
         fixed, moment = _fixed_of(r), _to_iso(now)
+        # Sealed data already past its time is not written at all.
+        sealed, sealed_until = (b"", None) if sealed_is_due(r, now) else (r.sealed, _opt_iso(r.sealed_until))
         # Compare and write under the IMMEDIATE lock: no other thread or process swaps between the two.
         with self._write() as conn:
             row = conn.execute(
@@ -745,18 +768,18 @@ class SqliteStore:
             if row is None:
                 return None
             if tuple(row[1:8]) != fixed:
-                raise ValueError("a swap may change a transaction's status, details and sealed data only")
+                raise ValueError("a swap may change a transaction's status, details, sealed data and sealed_until only")
             if row[9] != expected_version:
                 return None
             conn.execute(
-                "UPDATE verifier_transactions SET status = ?, version = ?, details = ?, sealed = ?"
+                "UPDATE verifier_transactions SET status = ?, version = ?, details = ?, sealed = ?, sealed_until = ?"
                 " WHERE request_id = ?",
-                (r.status, expected_version + 1, details, r.sealed, r.request_id),
+                (r.status, expected_version + 1, details, sealed, sealed_until, r.request_id),
             )
             row = conn.execute(
                 f"SELECT {_TRANSACTION_COLUMNS} FROM verifier_transactions WHERE request_id = ?", (r.request_id,)
             ).fetchone()
-        return _transaction_from_row(row)
+        return _transaction_from_row(row, now)
 
     def purge_transactions(self, now: datetime, limit: int = 1000) -> int:
         moment = _to_iso(now)
@@ -770,6 +793,20 @@ class SqliteStore:
             )
             return cursor.rowcount
 
+    def drop_expired_sealed(self, now: datetime, limit: int = 1000) -> int:
+        moment = _to_iso(now)
+        if limit <= 0:
+            return 0  # LIMIT with a negative count means "all"
+        # One statement under the write lock: each row is cleared once, and its version moves with it.
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE verifier_transactions SET sealed = x'', sealed_until = NULL, version = version + 1"
+                " WHERE request_id IN (SELECT request_id FROM verifier_transactions"
+                f" WHERE {_SEALED_DUE} AND sealed_until <= ? ORDER BY sealed_until LIMIT ?)",
+                (moment, clamp_int64(limit)),
+            )
+            return cursor.rowcount
+
     def list_transactions(self, tenant_id: str, now: datetime, limit: int = 100) -> list[VerifierTransaction]:
         moment = _to_iso(now)
         if limit <= 0:
@@ -779,7 +816,7 @@ class SqliteStore:
             " ORDER BY created_at DESC, request_id DESC LIMIT ?",
             (tenant_id, moment, clamp_int64(limit)),
         )
-        return [_transaction_from_row(row) for row in rows]
+        return [_transaction_from_row(row, now) for row in rows]
 
     # rate limiting
 
