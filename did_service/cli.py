@@ -294,6 +294,13 @@ def cmd_verifier_list(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_verifier_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    """Delete decision records past their retention and sealed personal data past its time (for cron)."""
+    purged, dropped = _services(settings).verifier.sweep()
+    print(json.dumps({"purged_records": purged, "dropped_sealed": dropped}))
+    return EXIT_OK
+
+
 def cmd_wallet_key(args: argparse.Namespace, settings: Settings) -> int:
     """A holder key for trying presentations: the private JWK goes to a 0600 file, the did:key to stdout."""
     import os
@@ -480,6 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = verifier_key.add_parser("revoke", help="revoke an API key, given its id or the key")
     p.add_argument("key", metavar="KEY_ID")
     p.set_defaults(func=cmd_verifier_key_revoke)
+    p = verifier_sub.add_parser("sweep", help="delete decision records past retention and sealed data past its time")
+    p.set_defaults(func=cmd_verifier_sweep)
 
     wallet = sub.add_parser("wallet", help="a minimal holder, to try presentations").add_subparsers(
         dest="wallet_command", required=True)

@@ -66,6 +66,7 @@ POLICY_TYPES: Mapping[str, str] = {
     "notarized_document": certificate.NOTARIZED_DOCUMENT,
 }
 MAX_EVIDENCE = 16
+SWEEP_INTERVAL = 30.0  # seconds between retention sweeps in one process
 EVIDENCE_CLOCK_SKEW = timedelta(minutes=5)
 EVIDENCE_MAX_AGE = timedelta(days=1)  # how long before the request a method may have been performed
 # The checks about the wallet's answer itself; any failing one is reported to the wallet as well as the tenant.
@@ -142,6 +143,7 @@ class VerifierService:
         self.did = f"{issuer_did}:verifier"
         self._tenant_did_base = f"{issuer_did}:verifiers:"
         self.policy = AccountOpeningPolicy(adult_age=settings.adult_age)
+        self._last_sweep = float("-inf")
 
     # --- identity ------------------------------------------------------------------------------------------
 
@@ -200,8 +202,10 @@ class VerifierService:
             details={"credentialType": credential_type, "claims": claims, "query": query, "role": tenant.role,
                      "requestObject": signed, "webhookUrl": webhook_url, "evidence": []},
             sealed=seal(self._seal_key, request_id, application) if application is not None else b"",
+            # Unanswered, the application is of no use after the request expires.
+            sealed_until=expires if application is not None else None,
         )
-        self._store.purge_transactions(now, limit=100)  # retention, a little at a time
+        self._maybe_sweep()
         self._store.add_transaction(record)
         request_uri = f"{self._public_url}/oid4vp/requests/{request_id}"
         out = {
@@ -220,14 +224,29 @@ class VerifierService:
     def result(self, tenant: TenantRecord, request_id: str) -> dict[str, Any]:
         now = self._clock()
         tx = self._own(tenant, request_id, now)
-        claims: dict[str, Any] | None = None
-        if tx.status == "responded" and tx.sealed:
-            if now < _parse(tx.details["claimsExpireAt"]):
-                claims = open_sealed(self._seal_key, request_id, tx.sealed)
-            else:
-                # Past their time: drop them now rather than keep personal data until the record's retention.
-                self._store.swap_transaction(replace(tx, sealed=b""), tx.version, now)
+        # The store hands out sealed data only before its sealed_until: afterwards there are no claims to open.
+        claims = open_sealed(self._seal_key, request_id, tx.sealed) if tx.status == "responded" and tx.sealed else None
         return self._view(tx, now, claims)
+
+    def sweep(self) -> tuple[int, int]:
+        """Delete records past their retention and sealed data past its time: (records purged, sealed dropped).
+
+        Reads never return either, so this is about what stays on disk; the service runs it at most every
+        SWEEP_INTERVAL seconds as requests come, and `did-service verifier sweep` runs it from cron."""
+        now = self._clock()
+        purged = dropped = 0
+        while (n := self._store.purge_transactions(now, limit=1000)):
+            purged += n
+        while (n := self._store.drop_expired_sealed(now, limit=1000)):
+            dropped += n
+        return purged, dropped
+
+    def _maybe_sweep(self) -> None:
+        moment = time.monotonic()
+        if moment - self._last_sweep < SWEEP_INTERVAL:
+            return
+        self._last_sweep = moment
+        self.sweep()
 
     def list_requests(self, tenant: TenantRecord, limit: int) -> list[dict[str, Any]]:
         """The tenant's requests, newest first: status and decision, never claim values."""
@@ -287,18 +306,22 @@ class VerifierService:
         """Take the wallet's direct_post answer: verify, decide, store, notify. Raises PresentationRejected (after
         storing the rejected decision) when the presentation failed a check. A wallet's error response (the
         holder declined) is taken like any answer: 200, and a rejected decision for the tenant."""
+        self._maybe_sweep()
         now = self._clock()
         tx = self._pending(request_id, now)
         response = parse_response(form, tx.state)
         answer = self._check_answer(tx, response)
+        claims_until = now + timedelta(seconds=self._settings.verifier_claims_ttl)
         for _ in range(5):
             decision = self._policy_decision(tx, answer)
             claims = dict(decision.returned_claims) if answer.sound else {}
             details = {**tx.details, "presentationDigest": answer.digest, "respondedAt": _iso(now),
-                       "claimsExpireAt": _iso(now + timedelta(seconds=self._settings.verifier_claims_ttl))}
+                       "claimsExpireAt": _iso(claims_until)}
             details.update(self._decided(tx, decision, now))
+            # The application is dropped with this write; the claims the tenant may read take its place.
             record = replace(tx, status="responded", details=details,
-                             sealed=seal(self._seal_key, request_id, claims) if claims else b"")
+                             sealed=seal(self._seal_key, request_id, claims) if claims else b"",
+                             sealed_until=claims_until if claims else None)
             swapped = self._store.swap_transaction(record, tx.version, now)
             if swapped is not None:
                 break
@@ -572,7 +595,3 @@ def _plausible_id(request_id: str) -> bool:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -7,6 +7,7 @@ with a wallet written from the OpenID4VP specification alone.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
@@ -373,8 +374,24 @@ def test_claims_are_dropped_after_their_time_and_records_after_retention(client,
     later = result(client, headers, created["id"])
     assert later["decision"]["returnedClaims"] == {} and later["decision"]["disclosedClaims"]
     assert services.store.get_transaction(created["id"], services.clock()).sealed == b""
+    # And gone from the disk, not only hidden, once the sweep has run.
+    assert services.verifier.sweep() == (0, 1)
+    with sqlite3.connect(services.settings.instance_dir / "did_service.db") as db:
+        assert db.execute("SELECT length(sealed) FROM verifier_transactions WHERE request_id = ?",
+                          (created["id"],)).fetchone() == (0,)
     services.clock = lambda: start + timedelta(days=services.settings.verifier_retention_days, seconds=1)
     assert client.get(f"/verifier/v1/requests/{created['id']}", headers=headers).status_code == 404
+    assert services.verifier.sweep() == (1, 0)
+
+
+def test_an_unanswered_application_is_dropped_when_the_request_expires(client, bank, services):
+    _, headers = bank
+    created = create(client, headers, application=APPLICATION)
+    assert services.store.get_transaction(created["id"], utcnow()).sealed
+    start = utcnow()
+    services.clock = lambda: start + timedelta(seconds=services.settings.verifier_request_ttl + 1)
+    assert services.verifier.sweep() == (0, 1)
+    assert services.store.get_transaction(created["id"], services.clock()).sealed == b""
 
 
 def test_a_certificate_through_openid4vp(client, bank, auth, holder):
