@@ -52,6 +52,8 @@ class Settings:
     verifier_retention_days: int = 30
     verifier_rate_limit: int = 600
     adult_age: int = 19
+    # The verification methods that count towards account opening's two; empty: the policy's own list.
+    account_opening_methods: tuple[str, ...] = ()
     schemas_dir: Path = field(default_factory=lambda: _resource_dir("schemas"))
     templates_dir: Path = field(default_factory=lambda: _resource_dir("templates"))
 
@@ -82,6 +84,8 @@ class Settings:
                                             "DID_SERVICE_VERIFIER_RETENTION_DAYS"),
             "verifier_rate_limit": _int(get("DID_SERVICE_VERIFIER_RATE_LIMIT"), 600, "DID_SERVICE_VERIFIER_RATE_LIMIT"),
             "adult_age": _int(get("DID_SERVICE_ADULT_AGE"), 19, "DID_SERVICE_ADULT_AGE"),
+            "account_opening_methods": tuple(
+                m.strip() for m in get("DID_SERVICE_ACCOUNT_OPENING_METHODS", "").split(",") if m.strip()),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]

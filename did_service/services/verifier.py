@@ -142,7 +142,8 @@ class VerifierService:
         self.webhook_sender = webhook_sender
         self.did = f"{issuer_did}:verifier"
         self._tenant_did_base = f"{issuer_did}:verifiers:"
-        self.policy = AccountOpeningPolicy(adult_age=settings.adult_age)
+        self.policy = AccountOpeningPolicy(adult_age=settings.adult_age, **(
+            {"counted_methods": frozenset(settings.account_opening_methods)} if settings.account_opening_methods else {}))
         self._last_sweep = float("-inf")
 
     # --- identity ------------------------------------------------------------------------------------------

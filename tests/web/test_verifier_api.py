@@ -523,3 +523,20 @@ def test_a_rotated_verifier_key_stays_published_so_old_receipts_verify(client, b
     fresh = create(client, headers)
     token = client.get(urlsplit(fresh["request_uri"]).path).get_data(as_text=True)
     assert jose.parse_compact(token).header["kid"].endswith("#" + new_key.kid)
+
+
+def test_the_counted_methods_are_configurable(tmp_path, services):
+    from did_service.config import Settings
+    from did_service.errors import ConfigurationError
+    from did_service.services.verifier import VerifierService
+
+    def verifier_with(methods: str) -> VerifierService:
+        settings = Settings.from_env({"DID_SERVICE_INSTANCE_DIR": str(tmp_path),
+                                      "DID_SERVICE_ACCOUNT_OPENING_METHODS": methods})
+        return VerifierService(store=services.store, keys=services.keys, registry=services.registry,
+                               issuer_did=services.issuer_did, settings=settings, verify=services.verify_presentation,
+                               seal_key=b"k" * 32, webhook_key=b"w" * 32, clock=utcnow, log_origin="x")
+
+    assert verifier_with("did_presentation, branch_visit").policy.counted_methods == {"did_presentation", "branch_visit"}
+    with pytest.raises(ConfigurationError):  # fewer methods than the two required: nothing could be approved
+        verifier_with("video_call")
