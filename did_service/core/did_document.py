@@ -52,3 +52,19 @@ def build_issuer_document(
             {"id": f"{did}#transparency-log", "type": "TransparencyLog", "serviceEndpoint": log_endpoint, "verifierKey": log_vkey}
         ]
     return document
+
+
+def build_verifier_document(did: str, keys: Iterable[SigningKey], relationship: str) -> dict:
+    """The verifier's own DID document (``assertionMethod``: decision receipts are its assertions) or a tenant's
+    client identity (``authentication``: request objects authenticate the client). Each document names its keys
+    under that one relationship, so a key serving one purpose is never accepted for the other: a tenant DID
+    can never appear to have issued a credential."""
+    if relationship not in ("assertionMethod", "authentication"):
+        raise ValueError("a verifier document lists its keys for assertionMethod or authentication")
+    builder = DIDDocumentBuilder(did, context=list(DID_CONTEXTS))
+    for key in keys:
+        method = builder.verification_method.add(
+            UnknownVerificationMethod, ident=key.kid, type="JsonWebKey", public_key_jwk=key.public_jwk
+        )
+        (builder.assertion_method if relationship == "assertionMethod" else builder.authentication).reference(method.id)
+    return builder.build().serialize()

@@ -29,7 +29,7 @@ import segno
 
 from did_service.config import Settings
 from did_service.core.credential import vct_for
-from did_service.core.did_document import build_issuer_document, jwk_method_id
+from did_service.core.did_document import build_verifier_document, jwk_method_id
 from did_service.core.oid4vp import dcql
 from did_service.core.oid4vp.request import (
     REQUEST_TYP,
@@ -158,7 +158,8 @@ class VerifierService:
         """The DID document of the verifier or of a tenant's client identity: every verifier key, retired ones
         too, so receipts they signed still verify."""
         ring = self._keys.current()[0]
-        return build_issuer_document(did, [state.key for state in ring.verifier_keys])
+        relationship = "assertionMethod" if did == self.did else "authentication"
+        return build_verifier_document(did, [state.key for state in ring.verifier_keys], relationship)
 
     def jwks(self) -> dict[str, Any]:
         ring = self._keys.current()[0]

@@ -540,3 +540,14 @@ def test_the_counted_methods_are_configurable(tmp_path, services):
     assert verifier_with("did_presentation, branch_visit").policy.counted_methods == {"did_presentation", "branch_visit"}
     with pytest.raises(ConfigurationError):  # fewer methods than the two required: nothing could be approved
         verifier_with("video_call")
+
+
+def test_verifier_keys_serve_one_purpose_each(client, bank):
+    tenant, _ = bank
+    tenant_doc = client.get(f"/verifiers/{tenant.tenant_id}/did.json").get_json()
+    verifier_doc = client.get("/verifier/did.json").get_json()
+    # A tenant's client identity authenticates requests; it can assert nothing, so no credential can seem
+    # issued by a tenant DID. The verifier asserts decisions and authenticates nothing.
+    assert tenant_doc["authentication"] and "assertionMethod" not in tenant_doc
+    assert verifier_doc["assertionMethod"] and "authentication" not in verifier_doc
+    assert client.get("/verifiers/nobody/did.json").status_code == 404
