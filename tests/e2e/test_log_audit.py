@@ -56,7 +56,7 @@ def test_audit_receipt_and_tamper(served):
     # A third party with only the URL and the pinned key:
     remote = cli("log", "receipt", "-", "--url", base, "--vkey", vkey, stdin=json.dumps(issued[2]))
     assert remote.returncode == 0, remote.stderr
-    assert json.loads(remote.stdout)["leaf_index"] == 5
+    assert json.loads(remote.stdout)["leaf_index"] == 6
     wrong_key = "issuer.example/log+00000000+AQ" + "A" * 42 + "="
     assert cli("log", "receipt", "-", "--url", base, "--vkey", wrong_key, stdin=json.dumps(issued[2])).returncode == 2
 

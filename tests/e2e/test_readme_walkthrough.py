@@ -41,7 +41,7 @@ def test_walkthrough_runs_as_written(served):
     verified = re.findall(r'"verified":\s*(true|false)', out)
     # curl verify (true), curl verify of the tampered copy (false), CLI verify (true), CLI verify tampered (false),
     # curl verify after revocation (false), then the log receipt of the issued credential (true)
-    assert verified == ["true", "false", "true", "false", "false", "true"], out
+    assert verified == ["true", "false", "true", "false", "false", "true"], out + result.stderr
     assert '"code":"revoked"' in out.replace(" ", "")
     assert '"ok": true' in out  # the log audit
     assert '"invalid_signature"' in out
