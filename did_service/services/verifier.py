@@ -17,6 +17,7 @@ import hmac
 import io
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -553,6 +554,11 @@ def _check_webhook_url(url: object) -> None:
 def _evidence_item(body: Mapping[str, Any]) -> EvidenceItem:
     if set(body) != {"method", "performedAt", "source", "succeeded"}:
         raise InvalidPolicyInput("evidence is {method, performedAt, source, succeeded}", code="invalid_evidence")
+    # The source is kept in the decision record: an identifier of a system or vendor, never a sentence that
+    # could carry a customer's name.
+    if not isinstance(body["source"], str) or not _SOURCE.fullmatch(body["source"]):
+        raise InvalidPolicyInput("source is an identifier: letters, digits and . _ : / - (1 to 64)",
+                                 code="invalid_evidence")
     performed = body["performedAt"]
     try:
         when = datetime.fromisoformat(performed.replace("Z", "+00:00")) if isinstance(performed, str) else None
@@ -562,6 +568,9 @@ def _evidence_item(body: Mapping[str, Any]) -> EvidenceItem:
     if when is None:
         raise InvalidPolicyInput("performedAt must be an RFC 3339 date-time with a time zone", code="invalid_evidence")
     return EvidenceItem(method=body["method"], performed_at=when, source=body["source"], succeeded=body["succeeded"])
+
+
+_SOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
 
 
 def _evidence_from(stored: Mapping[str, Any]) -> EvidenceItem:

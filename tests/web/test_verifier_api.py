@@ -463,6 +463,9 @@ def test_malformed_input_is_a_4xx_never_a_500(client, bank):
         response = client.post(f"/verifier/v1/requests/{created['id']}/evidence", headers=headers, json={
             "method": "video_call", "performedAt": performed, "source": "x", "succeeded": True})
         assert response.status_code in (400, 422) and response.get_json()["code"] == "invalid_evidence", performed
+    named = client.post(f"/verifier/v1/requests/{created['id']}/evidence", headers=headers, json={
+        "method": "video_call", "performedAt": utcnow().isoformat(), "source": "video call with 김민준", "succeeded": True})
+    assert named.status_code == 400 and named.get_json()["code"] == "invalid_evidence"
     stale = client.post(f"/verifier/v1/requests/{created['id']}/evidence", headers=headers, json={
         "method": "video_call", "performedAt": "2001-01-01T00:00:00Z", "source": "x", "succeeded": True})
     assert stale.status_code == 422 and stale.get_json()["code"] == "stale_evidence"
