@@ -6,6 +6,7 @@ with a wallet written from the OpenID4VP specification alone.
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import threading
@@ -13,7 +14,9 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import zxingcpp
 from joserfc import jws
+from PIL import Image
 from joserfc.jwk import ECKey
 
 from did_service.clock import utcnow
@@ -116,7 +119,10 @@ def test_request_object_is_signed_by_the_tenants_client_identity(client, bank, s
     claims = [c["path"] for c in request["dcql_query"]["credentials"][0]["claims"]]
     assert claims == [[n] for n in IDENTITY_CLAIMS] + [["residentRegistrationNumber"]]
     png = client.get(urlsplit(created["qr_png_url"]).path)
-    assert png.status_code == 200 and png.data.startswith(b"\x89PNG")
+    assert png.status_code == 200 and png.mimetype == "image/png"
+    # Read back as a phone camera would: the code holds the deep link and nothing else.
+    decoded = [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))]
+    assert decoded == [created["deep_link"]]
 
 
 def test_a_general_tenant_is_never_asked_for_nor_given_the_rrn(client, shop, identity, holder):
