@@ -560,3 +560,33 @@ def test_verifier_keys_serve_one_purpose_each(client, bank):
     assert tenant_doc["authentication"] and "assertionMethod" not in tenant_doc
     assert verifier_doc["assertionMethod"] and "authentication" not in verifier_doc
     assert client.get("/verifiers/nobody/did.json").status_code == 404
+
+
+def test_the_whole_flow_on_a_redis_store(tmp_path, redis_url, redis_namespace, holder):
+    from did_service.services.container import build_services
+    from did_service.services import tokens
+    from did_service.web import create_app
+    from tests.support import make_settings
+
+    base, _, query = redis_url.partition("?")
+    url = f"{base}?{query + '&' if query else ''}namespace={redis_namespace}"
+    svc = build_services(make_settings(tmp_path / "instance", store_url=url))
+    try:
+        client = create_app(services=svc).test_client()
+        token, _ = tokens.create_token(svc.store, "issuer", utcnow())
+        subject = {**load_subject("ResidentIdentityCredential"), "id": did_jwk_from_public_jwk(holder.public_jwk),
+                   "residentRegistrationNumber": RRN}
+        vc = client.post("/credentials/issue", headers={"Authorization": f"Bearer {token}"},
+                         json=issue_body("ResidentIdentityCredential", subject, format="dc+sd-jwt")).get_json()
+        _, key = create_tenant(svc.store, "Jeju Bank", "financial-institution", utcnow())
+        headers = {"Authorization": f"Bearer {key}"}
+        created = create(client, headers)
+        request = fetch_request_object(client, created)
+        assert answer(client, request, vc["verifiableCredential"], holder, BANK_CLAIMS).status_code == 200
+        assert answer(client, request, vc["verifiableCredential"], holder, BANK_CLAIMS).status_code == 409
+        assert evidence(client, headers, created["id"], "video_call").status_code == 200
+        decided = result(client, headers, created["id"])
+        assert decided["decision"]["approved"] is True
+        assert decided["decision"]["returnedClaims"]["residentRegistrationNumber"] == RRN
+    finally:
+        svc.store.close()
