@@ -77,7 +77,7 @@ def test_audit_receipt_and_tamper(served):
 
     assert http("POST", f"{base}/credentials/issue", body, token)[0] == 201  # appended, not yet published
     status, problem = http("GET", f"{base}/log/v1/get-sth")
-    assert status == 200 and problem["tree_size"] == 8  # the last good checkpoint stays, nothing new is signed
+    assert status == 200 and problem["tree_size"] == 9  # the last good checkpoint stays, nothing new is signed
     status, problem = http("GET", f"{base}/readyz")
     assert status == 503 and problem["code"] == "log_halted"
     status, problem = http("POST", f"{base}/credentials/issue", body, token)
