@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify
 
 from did_service.errors import LogHalted
 from did_service.web.extensions import services
@@ -16,11 +16,6 @@ def did_document():
     response.mimetype = "application/did+json"
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
-
-
-@bp.get("/")
-def index():
-    return render_template("index.html", issuer_did=services().issuer_did)
 
 
 @bp.get("/healthz")
