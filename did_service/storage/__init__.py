@@ -13,13 +13,17 @@ from urllib.parse import parse_qsl, urlencode
 
 from did_service.errors import ConfigurationError
 from did_service.storage.base import (
+    AccountRecord,
     ApiKeyRecord,
     CheckpointRecord,
     CredentialRecord,
+    EnrollmentCodeRecord,
     KeyRecord,
     LogAppend,
     LogLeaf,
     NodeId,
+    ResidentRecord,
+    SessionRecord,
     Store,
     TenantRecord,
     TokenRecord,
@@ -30,14 +34,18 @@ from did_service.storage.redis import RedisStore
 from did_service.storage.sqlite import SqliteStore
 
 __all__ = [
+    "AccountRecord",
     "ApiKeyRecord",
     "CheckpointRecord",
     "CredentialRecord",
+    "EnrollmentCodeRecord",
     "KeyRecord",
     "LogAppend",
     "LogLeaf",
     "NodeId",
     "RedisStore",
+    "ResidentRecord",
+    "SessionRecord",
     "SqliteStore",
     "Store",
     "TenantRecord",

@@ -9,7 +9,8 @@ Datetimes must be timezone-aware (a naive one raises ValueError before anything 
 as timezone-aware UTC datetimes equal to the instants stored, with microsecond precision.
 
 Records hold identifiers, digests and public material only; personal data never reaches the store through
-these records, except as ``VerifierTransaction.sealed``, which the service encrypts before it reaches the store.
+these records, except as ``VerifierTransaction.sealed`` and ``ResidentRecord.sealed`` (and an account's
+``totp_sealed``), which the service encrypts before they reach the store.
 """
 
 from __future__ import annotations
@@ -246,6 +247,115 @@ def check_version(expected_version: int, now: datetime) -> None:
     _aware(now)
 
 
+RESIDENT_STATUSES = ("active", "disabled")
+
+
+@dataclass(frozen=True)
+class ResidentRecord:
+    """A resident imported from the registry. Personal data lives only in ``sealed`` (AES-GCM by the service)."""
+
+    resident_id: str
+    sealed: bytes  # opaque to the store
+    rrn_index: str  # keyed HMAC of the RRN (by the service): finds a resident imported twice; unique
+    created_at: datetime
+    status: str = "active"  # "active" | "disabled"
+
+
+@dataclass(frozen=True)
+class EnrollmentCodeRecord:
+    """A one-time code on a resident's enrollment letter. Only the SHA-256 of the code is stored."""
+
+    code_hash: str  # hex SHA-256 of the one-time code
+    resident_id: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """A resident's (or operator's) login. ``subject`` is "resident:<id>" or "operator:<id>"."""
+
+    subject: str
+    password_hash: str  # argon2id encoded string
+    created_at: datetime
+    totp_sealed: bytes = b""  # the TOTP secret, sealed by the service; b"" when none is set up
+    disabled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A login session. The cookie holds the session id; the store only its hash."""
+
+    session_hash: str  # hex SHA-256 of the session id
+    subject: str
+    created_at: datetime
+    last_seen_at: datetime
+    idle_seconds: int  # the session ends after this long without use
+    absolute_expires_at: datetime
+
+
+def _check_strings(what: str, *values: object) -> None:
+    if any(not isinstance(value, str) for value in values):
+        raise ValueError(f"{what} must be strings")
+
+
+def check_resident(record: ResidentRecord) -> None:
+    """What add_residents refuses (ValueError, raised before anything is written)."""
+    _check_strings("a resident's id and RRN index", record.resident_id, record.rrn_index)
+    if not isinstance(record.sealed, bytes):
+        raise ValueError("a resident's sealed data must be bytes")
+    check_resident_status(record.status)
+    _aware(record.created_at)
+
+
+def check_resident_status(status: str) -> None:
+    if status not in RESIDENT_STATUSES:
+        raise ValueError(f"a resident's status must be one of {', '.join(RESIDENT_STATUSES)}")
+
+
+def check_enrollment_code(record: EnrollmentCodeRecord) -> None:
+    """What add_enrollment_code refuses (ValueError, raised before anything is written)."""
+    _check_strings("an enrollment code's hash and resident id", record.code_hash, record.resident_id)
+    _aware(record.created_at)
+    _aware(record.expires_at)
+    if record.used_at is not None:
+        _aware(record.used_at)
+
+
+def check_account(record: AccountRecord) -> None:
+    """What add_account refuses (ValueError, raised before anything is written)."""
+    _check_strings("an account's subject and password hash", record.subject, record.password_hash)
+    if not isinstance(record.totp_sealed, bytes):
+        raise ValueError("an account's sealed TOTP secret must be bytes")
+    _aware(record.created_at)
+    if record.disabled_at is not None:
+        _aware(record.disabled_at)
+
+
+def check_session(record: SessionRecord) -> datetime:
+    """When the session ends (session_ends), after checking what add_session refuses (ValueError, raised before
+    anything is written)."""
+    _check_strings("a session's hash and subject", record.session_hash, record.subject)
+    idle = record.idle_seconds
+    if isinstance(idle, bool) or not isinstance(idle, int) or idle < 1:
+        raise ValueError("a session's idle_seconds must be a positive integer")
+    _aware(record.created_at)
+    return session_ends(record.last_seen_at, idle, record.absolute_expires_at)
+
+
+def session_ends(last_seen_at: datetime, idle_seconds: int, absolute_expires_at: datetime) -> datetime:
+    """The first instant at which the session is over: the earlier of its absolute expiry and ``idle_seconds``
+    after it was last seen. A session is live at ``now`` exactly when now < session_ends(...)."""
+    _aware(last_seen_at)
+    _aware(absolute_expires_at)
+    try:
+        idle_end = last_seen_at + timedelta(seconds=idle_seconds)
+    except OverflowError:  # past year 9999: the absolute expiry comes first
+        return absolute_expires_at
+    return min(idle_end, absolute_expires_at)
+
+
 @runtime_checkable
 class Store(Protocol):
     def ping(self) -> None:
@@ -478,3 +588,78 @@ class Store(Protocol):
         """Leaf indexes of the status entries appended for this position, oldest first ([] when there are none or
         the list is unknown)."""
 
+    # residents (the registry), enrollment codes, accounts and sessions of the resident portal
+    def add_residents(self, records: Sequence[ResidentRecord]) -> None:
+        """Store the residents, all or nothing. StoreConflict (nothing written) if a resident_id or rrn_index is
+        already stored or repeats within the batch. ValueError (nothing written) for a status other than
+        "active" / "disabled", a naive datetime, sealed data that is not bytes, or ids that are not strings.
+        An empty batch writes nothing."""
+
+    def get_resident(self, resident_id: str) -> ResidentRecord | None: ...
+
+    def find_resident_by_rrn_index(self, rrn_index: str) -> ResidentRecord | None: ...
+
+    def list_residents(self, limit: int = 100, after: str | None = None) -> list[ResidentRecord]:
+        """Residents oldest first (created_at, then resident_id), at most ``limit`` ([] when limit <= 0).
+        Keyset pagination: ``after`` is the resident_id of the last resident of the previous page, and the page
+        starts right after it; an ``after`` naming no stored resident gives []."""
+
+    def set_resident_status(self, resident_id: str, status: str, at: datetime) -> bool:
+        """Set the resident's status ("active" / "disabled"); False (nothing written) if there is no such
+        resident. ``at`` is when the change was made (kept with the status, not part of the record). A disabled
+        resident's enrollment codes cannot be consumed; the resident's account and sessions are the service's to
+        end. ValueError for another status or a naive ``at``."""
+
+    def add_enrollment_code(self, record: EnrollmentCodeRecord) -> None:
+        """StoreConflict (nothing written) if the code_hash exists or the resident is unknown. A resident may hold
+        several codes (a re-issued letter): adding one leaves the older ones as they are. ValueError for a naive
+        datetime or ids that are not strings. Redis also deletes the code by itself once expires_at has passed by
+        its own clock (key expiry)."""
+
+    def consume_enrollment_code(self, code_hash: str, now: datetime) -> str | None:
+        """Mark the code used at ``now`` and return its resident_id, only if the code exists, is unused,
+        expires_at > now and the resident's status is "active"; otherwise return None and write nothing. Of
+        concurrent consumers of one code, in any threads or processes, exactly one gets the resident_id."""
+
+    def add_account(self, record: AccountRecord) -> None:
+        """StoreConflict (nothing written) if the subject has an account. ValueError for a naive datetime, a
+        sealed TOTP secret that is not bytes, or a subject or password hash that is not a string."""
+
+    def get_account(self, subject: str) -> AccountRecord | None:
+        """The account, disabled or not."""
+
+    def set_password(self, subject: str, password_hash: str) -> bool:
+        """Replace the password hash; False (nothing written) if the subject has no account. Sessions are kept (the
+        service ends them with delete_sessions_of if it should). ValueError unless the hash is a string."""
+
+    def disable_account(self, subject: str, at: datetime) -> bool:
+        """Mark the account disabled (keeping the first disabled_at) and delete all the subject's sessions, in one
+        unit; False (nothing written) if the subject has no account. A disabled account gets no new session
+        (add_session), so no session can outlive the disabling."""
+
+    def add_session(self, record: SessionRecord) -> None:
+        """StoreConflict (nothing written) if the session_hash exists, or if the subject's account is disabled (a
+        subject without an account may hold sessions). ValueError for a naive datetime, idle_seconds that is not
+        a positive int, or a hash or subject that is not a string. Redis also deletes the session by itself once
+        it has ended by its own clock (key expiry)."""
+
+    def get_session(self, session_hash: str, now: datetime) -> SessionRecord | None:
+        """None if unknown or ended at ``now``: now >= absolute_expires_at, or now - last_seen_at >= idle_seconds.
+        An ended session is never returned, even while it is not deleted yet."""
+
+    def touch_session(self, session_hash: str, now: datetime) -> bool:
+        """Record a use at ``now``: last_seen_at becomes ``now`` if that is later (it never moves back), which
+        pushes the idle timeout; never the absolute one. False (nothing written) if the session is unknown or has
+        ended at ``now`` by either timeout: an ended session cannot be revived."""
+
+    def delete_session(self, session_hash: str) -> bool:
+        """False if there was no such session."""
+
+    def delete_sessions_of(self, subject: str) -> int:
+        """Delete all the subject's sessions in one unit; return how many were deleted. Ended sessions not purged
+        yet count too (Redis does not count those it already deleted by itself)."""
+
+    def purge_sessions(self, now: datetime, limit: int = 1000) -> int:
+        """Delete up to ``limit`` sessions that have ended at ``now`` (earliest end first); return how many (0 when
+        limit <= 0). Redis counts a session whose key it already expired by itself: this removes what is left of
+        it (its index entries). Of concurrent purges, each session is deleted and counted once."""

@@ -30,6 +30,19 @@ Layout (``{ns}`` = ``{<namespace>}``):
                                       removes (the index entries a transaction leaves behind when its keys expire)
     {ns}:vtx-sealed             zset  request_ids of transactions holding sealed data with a sealed_until, scored
                                       by it (epoch microseconds): what drop_expired_sealed clears
+    {ns}:resident:<id>          hash  a ResidentRecord's fields (sealed: raw bytes) and status_changed_at (ISO 8601
+                                      or "" for never)
+    {ns}:residents:order        zset  resident_ids scored by created_at; ties fall back to resident_id
+    {ns}:residents:by_rrn       hash  rrn_index -> resident_id
+    {ns}:enroll:<code_hash>     hash  an EnrollmentCodeRecord's fields (used_at: "" for None) and expires_score
+                                      (expires_at in epoch microseconds); expires at expires_at
+    {ns}:account:<subject>      hash  an AccountRecord's fields (totp_sealed: raw bytes, disabled_at: "" for None)
+    {ns}:session:<hash>         hash  a SessionRecord's fields, with last_seen_score, absolute_score, ends_score
+                                      (epoch microseconds; ends: the earlier of the absolute and the idle timeout)
+                                      and member (its sessions-end member); expires when the session ends
+    {ns}:sessions-of:<subject>  set   the subject's session hashes (what delete_sessions_of and disable_account end)
+    {ns}:sessions-end           zset  JSON [session_hash, subject] scored by ends_score: what purge_sessions
+                                      removes (the index entries a session leaves behind when its key expires)
     {ns}:credentials            hash  credential_id -> CredentialRecord JSON (with leaf_index)
     {ns}:credentials:by_digest  hash  digest -> credential_id
     {ns}:log:size               string  number of leaves
@@ -68,13 +81,17 @@ from redis.retry import Retry
 
 from did_service.errors import ConfigurationError, LogHalted, StoreConflict, StoreError, StoreUnavailable
 from did_service.storage.base import (
+    AccountRecord,
     ApiKeyRecord,
     CheckpointRecord,
     CredentialRecord,
+    EnrollmentCodeRecord,
     KeyRecord,
     LogAppend,
     LogLeaf,
     NodeId,
+    ResidentRecord,
+    SessionRecord,
     StatusAllocation,
     StatusChange,
     StatusListRecord,
@@ -82,6 +99,11 @@ from did_service.storage.base import (
     TokenRecord,
     TrustRecord,
     VerifierTransaction,
+    check_account,
+    check_enrollment_code,
+    check_resident,
+    check_resident_status,
+    check_session,
     check_transaction,
     check_version,
     rate_window,
@@ -112,6 +134,8 @@ _OUT_OF_RANGE = b"range"
 _FIXED = b"fixed"
 _STALE = b"stale"
 _ALLOCATION_ATTEMPTS = 100
+_READ_AGAIN_ATTEMPTS = 100  # a script refused because what the caller read first changed meanwhile
+_OK = b"ok"
 _HMGET_CHUNK = 10_000  # fields per HMGET: one huge command would stall the server for every other client
 
 # Returns the records of a (zset order, hash records[, hash indirection]) pair in zset order. HGET per member
@@ -550,6 +574,197 @@ end
 return cleared
 """
 
+# KEYS: residents by_rrn, residents order, then one resident hash per record. ARGV: per record: resident_id,
+# rrn_index, created_at score, sealed, created_at, status. All checked before the first write: a taken or repeated
+# id or rrn_index writes nothing.
+_ADD_RESIDENTS = """
+local ids, rrns = {}, {}
+for r = 0, #KEYS - 3 do
+  local id, rrn = ARGV[1 + r * 6], ARGV[2 + r * 6]
+  if ids[id] or rrns[rrn] or redis.call('EXISTS', KEYS[3 + r]) == 1 or redis.call('HEXISTS', KEYS[1], rrn) == 1 then
+    return 'conflict'
+  end
+  ids[id], rrns[rrn] = true, true
+end
+for r = 0, #KEYS - 3 do
+  local a = r * 6
+  redis.call('HSET', KEYS[3 + r], 'resident_id', ARGV[a + 1], 'rrn_index', ARGV[a + 2], 'sealed', ARGV[a + 4],
+    'created_at', ARGV[a + 5], 'status', ARGV[a + 6], 'status_changed_at', '')
+  redis.call('HSET', KEYS[1], ARGV[a + 2], ARGV[a + 1])
+  redis.call('ZADD', KEYS[2], ARGV[a + 3], ARGV[a + 1])
+end
+return 'ok'
+"""
+
+# KEYS: residents order. ARGV: limit, '1' when the page starts after a resident ('0': at the start), its
+# resident_id. The resident_ids of one page, read in one unit, so that a resident added meanwhile cannot shift the
+# page by a rank.
+_RESIDENT_PAGE = """
+local start = 0
+if ARGV[2] == '1' then
+  local rank = redis.call('ZRANK', KEYS[1], ARGV[3])
+  if not rank then return {} end
+  start = rank + 1
+end
+local stop = -1
+if tonumber(ARGV[1]) < 1000000000 then stop = start + tonumber(ARGV[1]) - 1 end
+return redis.call('ZRANGE', KEYS[1], start, stop)
+"""
+
+# KEYS: the resident's hash. ARGV: status, status_changed_at. Returns 1 if the resident exists.
+_SET_RESIDENT_STATUS = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
+if status ~= ARGV[1] then redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_changed_at', ARGV[2]) end
+return 1
+"""
+
+# KEYS: the code's hash, the resident's hash. ARGV: expiry in epoch milliseconds (rounded up), then the hash's
+# field/value pairs. The code expires at expires_at, so Redis deletes it by itself.
+_ADD_ENROLLMENT_CODE = """
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 0 then return 'conflict' end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 'ok'
+"""
+
+# KEYS: the code's hash, the hash of the resident the caller read from it. ARGV: now score, now (ISO 8601), that
+# resident_id. Returns 'ok' when the code is spent now, 'no' (nothing written) when it is unknown, used, expired or
+# its resident is not active, 'retry' when the code now names another resident (it expired and was added again).
+_CONSUME_ENROLLMENT_CODE = """
+local code = redis.call('HMGET', KEYS[1], 'resident_id', 'expires_score', 'used_at')
+if not code[1] then return 'no' end
+if code[1] ~= ARGV[3] then return 'retry' end
+if code[3] ~= '' or tonumber(code[2]) <= tonumber(ARGV[1]) then return 'no' end
+if redis.call('HGET', KEYS[2], 'status') ~= 'active' then return 'no' end
+redis.call('HSET', KEYS[1], 'used_at', ARGV[2])
+return 'ok'
+"""
+
+# KEYS: the account's hash. ARGV: its field/value pairs.
+_ADD_ACCOUNT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'conflict' end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 'ok'
+"""
+
+# KEYS: the account's hash. ARGV: password hash. Returns 1 if the account exists.
+_SET_PASSWORD = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'password_hash', ARGV[1])
+return 1
+"""
+
+# Ends sessions a subject's set listed when the caller read it: KEYS[first ..] their hashes (one per session),
+# ARGV[first_arg ..] per session: session_hash, sessions-end member. Returns 'retry' (nothing written) unless the
+# set still holds exactly those hashes, else how many sessions were deleted; a hash whose key expired, or that now
+# belongs to another subject's session, is only removed from this subject's index entries.
+_END_SESSIONS = """
+local function end_sessions(set_key, ends_key, first_key, first_arg, subject)
+  local count = #ARGV - first_arg + 1
+  if redis.call('SCARD', set_key) ~= count / 2 then return nil end
+  for i = first_arg, #ARGV, 2 do
+    if redis.call('SISMEMBER', set_key, ARGV[i]) == 0 then return nil end
+  end
+  local deleted = 0
+  for i = first_arg, #ARGV, 2 do
+    local key = KEYS[first_key + (i - first_arg) / 2]
+    if redis.call('HGET', key, 'subject') == subject then
+      redis.call('DEL', key)
+      deleted = deleted + 1
+    end
+    redis.call('ZREM', ends_key, ARGV[i + 1])
+  end
+  redis.call('DEL', set_key)
+  return deleted
+end
+"""
+
+# KEYS: the account's hash, the subject's session set, sessions-end, then the sessions' hashes. ARGV: disabled_at,
+# subject, then per session: session_hash, member. Returns 'unknown', 'retry' or the number of sessions deleted.
+_DISABLE_ACCOUNT = _END_SESSIONS + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'unknown' end
+local deleted = end_sessions(KEYS[2], KEYS[3], 4, 3, ARGV[2])
+if deleted == nil then return 'retry' end
+if redis.call('HGET', KEYS[1], 'disabled_at') == '' then redis.call('HSET', KEYS[1], 'disabled_at', ARGV[1]) end
+return deleted
+"""
+
+# KEYS: the subject's session set, sessions-end, then the sessions' hashes. ARGV: subject, then per session:
+# session_hash, member. Returns 'retry' or the number of sessions deleted.
+_DELETE_SESSIONS_OF = _END_SESSIONS + """
+local deleted = end_sessions(KEYS[1], KEYS[2], 3, 2, ARGV[1])
+if deleted == nil then return 'retry' end
+return deleted
+"""
+
+# KEYS: the session's hash, the subject's session set, sessions-end, the subject's account hash. ARGV: session_hash,
+# member, ends score, expiry in epoch milliseconds (rounded up), then the hash's field/value pairs. The key expires
+# when the session ends; touch_session moves that.
+_ADD_SESSION = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'conflict' end
+local disabled = redis.call('HGET', KEYS[4], 'disabled_at')
+if disabled and disabled ~= '' then return 'conflict' end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+return 'ok'
+"""
+
+# KEYS: the session's hash, sessions-end. ARGV: now score, now (ISO 8601). Returns 1 if the session is live at now
+# (last_seen moved forward to now if later: the end, the key's expiry and the sessions-end score with it), else 0.
+_TOUCH_SESSION = """
+local s = redis.call('HMGET', KEYS[1], 'last_seen_score', 'idle_seconds', 'absolute_score', 'ends_score', 'member')
+if not s[1] then return 0 end
+local now = tonumber(ARGV[1])
+if now >= tonumber(s[4]) then return 0 end
+if now > tonumber(s[1]) then
+  local ends = math.min(tonumber(s[3]), now + tonumber(s[2]) * 1000000)
+  local ms = (ends - ends % 1000) / 1000
+  if ends % 1000 > 0 then ms = ms + 1 end
+  local score = string.format('%d', ends)
+  redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[2], 'last_seen_score', ARGV[1], 'ends_score', score)
+  redis.call('PEXPIREAT', KEYS[1], string.format('%d', ms))
+  redis.call('ZADD', KEYS[2], score, s[5])
+end
+return 1
+"""
+
+# KEYS: the session's hash, the subject's session set, sessions-end. ARGV: the member the caller read from the
+# hash, session_hash. Returns 1 when deleted, 0 when there is no such session, 'retry' when the hash changed.
+_DELETE_SESSION = """
+local member = redis.call('HGET', KEYS[1], 'member')
+if not member then return 0 end
+if member ~= ARGV[1] then return 'retry' end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+"""
+
+# KEYS: sessions-end, then per due entry: the session's hash, its subject's session set. ARGV: now score, then per
+# entry: member, session_hash. Returns how many entries it removed (one another purger removed first is not
+# counted). A session_hash added again since the entry's key expired keeps what belongs to that live session.
+_PURGE_SESSIONS = """
+local now = tonumber(ARGV[1])
+local deleted = 0
+for m = 0, (#ARGV - 1) / 2 - 1 do
+  local member, id = ARGV[2 + m * 2], ARGV[3 + m * 2]
+  local key, set_key = KEYS[2 + m * 2], KEYS[3 + m * 2]
+  local score = redis.call('ZSCORE', KEYS[1], member)
+  if score and tonumber(score) <= now then
+    -- The entry's score is the session's end (they change together), so a hash holding this member has ended;
+    -- one holding another member is another subject's session, left as it is.
+    if redis.call('HGET', key, 'member') == member then redis.call('DEL', key) end
+    redis.call('SREM', set_key, id)
+    redis.call('ZREM', KEYS[1], member)
+    deleted = deleted + 1
+  end
+end
+return deleted
+"""
+
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
@@ -745,6 +960,47 @@ def _purge_member(r: VerifierTransaction) -> bytes:
     return json.dumps([r.request_id, r.tenant_id, r.nonce], separators=(",", ":")).encode()
 
 
+def _expiry_ms(score: int) -> int:
+    """An epoch-microseconds instant as a PEXPIREAT argument, rounded up: a key outlives it, never the reverse."""
+    return -(-score // 1000)
+
+
+def _resident_from_fields(fields: Mapping[bytes, bytes]) -> ResidentRecord:
+    f = {_text(k): v for k, v in fields.items()}
+    return ResidentRecord(
+        _text(f["resident_id"]), f["sealed"], _text(f["rrn_index"]), _from_iso(_text(f["created_at"])),
+        _text(f["status"]),
+    )
+
+
+def _account_fields(r: AccountRecord) -> list[object]:
+    return [
+        "subject", r.subject, "password_hash", r.password_hash, "created_at", _iso(r.created_at),
+        "totp_sealed", r.totp_sealed, "disabled_at", _iso(r.disabled_at) or "",
+    ]
+
+
+def _account_from_fields(fields: Mapping[bytes, bytes]) -> AccountRecord:
+    f = {_text(k): v for k, v in fields.items()}
+    return AccountRecord(
+        _text(f["subject"]), _text(f["password_hash"]), _from_iso(_text(f["created_at"])), f["totp_sealed"],
+        _from_iso(_text(f["disabled_at"]) or None),
+    )
+
+
+def _session_member(session_hash: str, subject: str) -> bytes:
+    # json.dumps escapes every non-ASCII character: the member is ASCII whatever the hash and subject hold.
+    return json.dumps([session_hash, subject], separators=(",", ":")).encode()
+
+
+def _session_from_fields(fields: Mapping[bytes, bytes]) -> SessionRecord:
+    f = {_text(k): _text(v) for k, v in fields.items()}
+    return SessionRecord(
+        f["session_hash"], f["subject"], _from_iso(f["created_at"]), _from_iso(f["last_seen_at"]),
+        int(f["idle_seconds"]), _from_iso(f["absolute_expires_at"]),
+    )
+
+
 def _append_args(appends: Sequence[LogAppend]) -> list[bytes | str]:
     args: list[bytes | str] = []
     for a in appends:
@@ -848,6 +1104,22 @@ class RedisStore:
         self._allocate_status = self._client.register_script(_ALLOCATE_STATUS)
         self._change_status = self._client.register_script(_CHANGE_STATUS)
         self._publish_status = self._client.register_script(_PUBLISH_STATUS)
+        self._k_residents_order = prefix + "residents:order"
+        self._k_residents_by_rrn = prefix + "residents:by_rrn"
+        self._k_sessions_end = prefix + "sessions-end"
+        self._add_residents = self._client.register_script(_ADD_RESIDENTS)
+        self._resident_page = self._client.register_script(_RESIDENT_PAGE)
+        self._set_resident_status = self._client.register_script(_SET_RESIDENT_STATUS)
+        self._add_enrollment_code = self._client.register_script(_ADD_ENROLLMENT_CODE)
+        self._consume_enrollment_code = self._client.register_script(_CONSUME_ENROLLMENT_CODE)
+        self._add_account = self._client.register_script(_ADD_ACCOUNT)
+        self._set_password = self._client.register_script(_SET_PASSWORD)
+        self._disable_account = self._client.register_script(_DISABLE_ACCOUNT)
+        self._delete_sessions_of = self._client.register_script(_DELETE_SESSIONS_OF)
+        self._add_session = self._client.register_script(_ADD_SESSION)
+        self._touch_session = self._client.register_script(_TOUCH_SESSION)
+        self._delete_session = self._client.register_script(_DELETE_SESSION)
+        self._purge_sessions = self._client.register_script(_PURGE_SESSIONS)
         self._lock = threading.Lock()
         self._groups = ProcessGroups(self._commit_appends)  # one per process: a fork may copy a group mid-commit
 
@@ -1152,6 +1424,202 @@ class RedisStore:
             skip = skip + same if top == last else same
             top = last
         return out[:limit]
+
+    # residents, enrollment codes, accounts and sessions
+
+    def _k_resident(self, resident_id: str) -> str:
+        return self._prefix + "resident:" + resident_id
+
+    def _k_enroll(self, code_hash: str) -> str:
+        return self._prefix + "enroll:" + code_hash
+
+    def _k_account(self, subject: str) -> str:
+        return self._prefix + "account:" + subject
+
+    def _k_session(self, session_hash: str) -> str:
+        return self._prefix + "session:" + session_hash
+
+    def _k_sessions_of(self, subject: str) -> str:
+        return self._prefix + "sessions-of:" + subject
+
+    def add_residents(self, records: Sequence[ResidentRecord]) -> None:
+        for r in records:
+            check_resident(r)
+        if not records:
+            return
+        keys, args = [self._k_residents_by_rrn, self._k_residents_order], []
+        for r in records:
+            keys.append(self._k_resident(r.resident_id))
+            args += [r.resident_id, r.rrn_index, _score(r.created_at), r.sealed, _iso(r.created_at), r.status]
+        with _translated():
+            result = self._add_residents(keys=keys, args=args)
+        if result == _CONFLICT:
+            raise StoreConflict("A resident with this id or RRN index exists or repeats in the batch")
+
+    def get_resident(self, resident_id: str) -> ResidentRecord | None:
+        with _translated():
+            fields = self._client.hgetall(self._k_resident(resident_id))
+        return _resident_from_fields(fields) if fields else None
+
+    def find_resident_by_rrn_index(self, rrn_index: str) -> ResidentRecord | None:
+        with _translated():
+            resident_id = self._client.hget(self._k_residents_by_rrn, rrn_index)
+        # Residents are never deleted: the hash the index names exists.
+        return None if resident_id is None else self.get_resident(_text(resident_id))
+
+    def list_residents(self, limit: int = 100, after: str | None = None) -> list[ResidentRecord]:
+        if limit <= 0:
+            return []
+        with _translated():
+            ids = self._resident_page(
+                keys=[self._k_residents_order], args=[clamp_int64(limit), int(after is not None), after or ""]
+            )
+            pipe = self._client.pipeline(transaction=False)
+            for resident_id in ids:
+                pipe.hgetall(self._k_resident(_text(resident_id)))
+            found = pipe.execute() if ids else []
+        return [_resident_from_fields(fields) for fields in found if fields]
+
+    def set_resident_status(self, resident_id: str, status: str, at: datetime) -> bool:
+        check_resident_status(status)
+        with _translated():
+            found = self._set_resident_status(keys=[self._k_resident(resident_id)], args=[status, _iso(at)])
+        return found == 1
+
+    def add_enrollment_code(self, record: EnrollmentCodeRecord) -> None:
+        r = record
+        check_enrollment_code(r)
+        expires_score = _score(r.expires_at)
+        args = [_expiry_ms(expires_score), "code_hash", r.code_hash, "resident_id", r.resident_id,
+                "created_at", _iso(r.created_at), "expires_at", _iso(r.expires_at), "expires_score", expires_score,
+                "used_at", _iso(r.used_at) or ""]
+        with _translated():
+            result = self._add_enrollment_code(keys=[self._k_enroll(r.code_hash), self._k_resident(r.resident_id)],
+                                               args=args)
+        if result == _CONFLICT:
+            raise StoreConflict("An enrollment code with this hash exists, or its resident does not")
+
+    def consume_enrollment_code(self, code_hash: str, now: datetime) -> str | None:
+        moment, at = _score(now), _iso(now)
+        key = self._k_enroll(code_hash)
+        for _ in range(_READ_AGAIN_ATTEMPTS):
+            # The resident's key is read first, so that the script declares every key it touches.
+            with _translated():
+                resident_id = self._client.hget(key, "resident_id")
+                if resident_id is None:
+                    return None
+                resident_id = _text(resident_id)
+                result = self._consume_enrollment_code(
+                    keys=[key, self._k_resident(resident_id)], args=[moment, at, resident_id]
+                )
+            if result == _OK:
+                return resident_id
+            if result != _RETRY:
+                return None
+        raise StoreError("The enrollment code kept changing under the consumer")
+
+    def add_account(self, record: AccountRecord) -> None:
+        check_account(record)
+        with _translated():
+            result = self._add_account(keys=[self._k_account(record.subject)], args=_account_fields(record))
+        if result == _CONFLICT:
+            raise StoreConflict("The subject has an account")
+
+    def get_account(self, subject: str) -> AccountRecord | None:
+        with _translated():
+            fields = self._client.hgetall(self._k_account(subject))
+        return _account_from_fields(fields) if fields else None
+
+    def set_password(self, subject: str, password_hash: str) -> bool:
+        if not isinstance(password_hash, str):
+            raise ValueError("a password hash must be a string")
+        with _translated():
+            return self._set_password(keys=[self._k_account(subject)], args=[password_hash]) == 1
+
+    def _end_sessions(self, subject: str, script, keys: list[str], args: list[object]) -> object:
+        """Run a script built on _END_SESSIONS over the sessions the subject's set holds, reading the set again
+        while it changes between the read and the script."""
+        set_key = self._k_sessions_of(subject)
+        for _ in range(_READ_AGAIN_ATTEMPTS):
+            with _translated():
+                hashes = sorted(_text(h) for h in self._client.smembers(set_key))
+            session_keys, session_args = [], []
+            for session_hash in hashes:
+                session_keys.append(self._k_session(session_hash))
+                session_args += [session_hash, _session_member(session_hash, subject)]
+            with _translated():
+                result = script(keys=[*keys, *session_keys], args=[*args, *session_args])
+            if result != _RETRY:
+                return result
+        raise StoreError("The subject's sessions kept changing while they were being ended")
+
+    def disable_account(self, subject: str, at: datetime) -> bool:
+        keys = [self._k_account(subject), self._k_sessions_of(subject), self._k_sessions_end]
+        result = self._end_sessions(subject, self._disable_account, keys, [_iso(at), subject])
+        return result != _UNKNOWN
+
+    def add_session(self, record: SessionRecord) -> None:
+        r = record
+        ends = _score(check_session(r))
+        member = _session_member(r.session_hash, r.subject)
+        keys = [self._k_session(r.session_hash), self._k_sessions_of(r.subject), self._k_sessions_end,
+                self._k_account(r.subject)]
+        args = [r.session_hash, member, ends, _expiry_ms(ends),
+                "session_hash", r.session_hash, "subject", r.subject, "created_at", _iso(r.created_at),
+                "last_seen_at", _iso(r.last_seen_at), "last_seen_score", _score(r.last_seen_at),
+                "idle_seconds", r.idle_seconds, "absolute_expires_at", _iso(r.absolute_expires_at),
+                "absolute_score", _score(r.absolute_expires_at), "ends_score", ends, "member", member]
+        with _translated():
+            result = self._add_session(keys=keys, args=args)
+        if result == _CONFLICT:
+            raise StoreConflict("A session with this hash exists, or the subject's account is disabled")
+
+    def get_session(self, session_hash: str, now: datetime) -> SessionRecord | None:
+        moment = _score(now)
+        with _translated():
+            fields = self._client.hgetall(self._k_session(session_hash))
+        if not fields or int(fields[b"ends_score"]) <= moment:
+            return None
+        return _session_from_fields(fields)
+
+    def touch_session(self, session_hash: str, now: datetime) -> bool:
+        args = [_score(now), _iso(now)]
+        with _translated():
+            return self._touch_session(keys=[self._k_session(session_hash), self._k_sessions_end], args=args) == 1
+
+    def delete_session(self, session_hash: str) -> bool:
+        key = self._k_session(session_hash)
+        for _ in range(_READ_AGAIN_ATTEMPTS):
+            with _translated():
+                subject, member = self._client.hmget(key, ["subject", "member"])
+                if subject is None:
+                    return False
+                result = self._delete_session(
+                    keys=[key, self._k_sessions_of(_text(subject)), self._k_sessions_end], args=[member, session_hash]
+                )
+            if result != _RETRY:
+                return result == 1
+        raise StoreError("The session kept changing while it was being deleted")
+
+    def delete_sessions_of(self, subject: str) -> int:
+        keys = [self._k_sessions_of(subject), self._k_sessions_end]
+        return int(self._end_sessions(subject, self._delete_sessions_of, keys, [subject]))
+
+    def purge_sessions(self, now: datetime, limit: int = 1000) -> int:
+        moment = _score(now)
+        if limit <= 0:
+            return 0  # a zset LIMIT with a negative count means "all"
+        with _translated():
+            members = self._client.zrangebyscore(self._k_sessions_end, "-inf", moment, start=0, num=clamp_int64(limit))
+        if not members:
+            return 0
+        keys, args = [self._k_sessions_end], [moment]
+        for member in members:
+            session_hash, subject = json.loads(member)
+            keys += [self._k_session(session_hash), self._k_sessions_of(subject)]
+            args += [member, session_hash]
+        with _translated():
+            return int(self._purge_sessions(keys=keys, args=args))
 
     # rate limiting (one script per take: the check and the count are one unit)
 

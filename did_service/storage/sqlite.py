@@ -27,13 +27,17 @@ from typing import Any
 
 from did_service.errors import ConfigurationError, LogHalted, StoreConflict, StoreUnavailable
 from did_service.storage.base import (
+    AccountRecord,
     ApiKeyRecord,
     CheckpointRecord,
     CredentialRecord,
+    EnrollmentCodeRecord,
     KeyRecord,
     LogAppend,
     LogLeaf,
     NodeId,
+    ResidentRecord,
+    SessionRecord,
     StatusAllocation,
     StatusChange,
     StatusListRecord,
@@ -41,10 +45,16 @@ from did_service.storage.base import (
     TokenRecord,
     TrustRecord,
     VerifierTransaction,
+    check_account,
+    check_enrollment_code,
+    check_resident,
+    check_resident_status,
+    check_session,
     check_transaction,
     check_version,
     rate_window,
     sealed_is_due,
+    session_ends,
     without_due_sealed,
 )
 from did_service.storage.shared import (
@@ -221,6 +231,49 @@ _VERIFIER_SEALED_INDEX = (
     f" ON verifier_transactions (sealed_until) WHERE {_SEALED_DUE}"
 )
 
+# The resident portal: residents imported from the registry (personal data only sealed; the RRN only as a keyed
+# HMAC, unique), their one-time enrollment codes (only hashes), accounts and login sessions (only hashes).
+# New tables in schema version 2, created when missing like the ones above. A session's ends_at is when it ends
+# by either timeout (the earlier of absolute_expires_at and last_seen_at + idle_seconds), kept in step by
+# touch_session: get_session compares it with now, purge_sessions walks its index.
+_RESIDENT_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS residents (
+        resident_id TEXT PRIMARY KEY,
+        sealed BLOB NOT NULL,
+        rrn_index TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_changed_at TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS residents_by_created_at ON residents (created_at, resident_id)",
+    """CREATE TABLE IF NOT EXISTS enrollment_codes (
+        code_hash TEXT PRIMARY KEY,
+        resident_id TEXT NOT NULL REFERENCES residents (resident_id),
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS enrollment_codes_by_resident ON enrollment_codes (resident_id)",
+    """CREATE TABLE IF NOT EXISTS accounts (
+        subject TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        totp_sealed BLOB NOT NULL,
+        disabled_at TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS sessions (
+        session_hash TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        idle_seconds INTEGER NOT NULL,
+        absolute_expires_at TEXT NOT NULL,
+        ends_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS sessions_by_subject ON sessions (subject)",
+    "CREATE INDEX IF NOT EXISTS sessions_by_ends_at ON sessions (ends_at)",
+)
+
 # The lowest unallocated index of a list: 0, or the first allocated index whose successor is free. Both parts
 # walk the primary key in order, so the first row found is the lowest.
 _FIRST_FREE_INDEX = """
@@ -246,6 +299,9 @@ _TRANSACTION_COLUMNS = (
     "request_id, tenant_id, policy, nonce, state, created_at, expires_at, purge_at, status, version, details, sealed,"
     " sealed_until"
 )
+_RESIDENT_COLUMNS = "resident_id, sealed, rrn_index, created_at, status"
+_ACCOUNT_COLUMNS = "subject, password_hash, created_at, totp_sealed, disabled_at"
+_SESSION_COLUMNS = "session_hash, subject, created_at, last_seen_at, idle_seconds, absolute_expires_at"
 _HALTED = "log_halted"  # meta row: JSON {reason, at}; present while the log is halted
 # The next leaf index and whether the log is halted, in one statement. MAX over the rowid is a seek to the last
 # row, not a scan. Read inside a write transaction, it stays true until COMMIT: no other connection can write.
@@ -365,6 +421,24 @@ def _transaction_from_row(row: tuple, now: datetime) -> VerifierTransaction:
     return without_due_sealed(record, now)
 
 
+def _resident_from_row(row: tuple) -> ResidentRecord:
+    resident_id, sealed, rrn_index, created_at, status = row
+    return ResidentRecord(resident_id, bytes(sealed), rrn_index, _from_iso(created_at), status)
+
+
+def _account_from_row(row: tuple) -> AccountRecord:
+    subject, password_hash, created_at, totp_sealed, disabled_at = row
+    return AccountRecord(subject, password_hash, _from_iso(created_at), bytes(totp_sealed), _opt_from_iso(disabled_at))
+
+
+def _session_from_row(row: tuple) -> SessionRecord:
+    session_hash, subject, created_at, last_seen_at, idle_seconds, absolute_expires_at = row
+    return SessionRecord(
+        session_hash, subject, _from_iso(created_at), _from_iso(last_seen_at), idle_seconds,
+        _from_iso(absolute_expires_at),
+    )
+
+
 def _add_sealed_until(conn: sqlite3.Connection) -> None:
     """The sealed_until column, for a verifier_transactions table created before it existed (the release that
     added verifier transactions, same schema version), then its index."""
@@ -468,7 +542,9 @@ class SqliteStore:
                     conn.execute(statement)
                 conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             if row is None or row[0] == str(SCHEMA_VERSION):
-                for statement in (*_STATUS_SCHEMA, *_TRUST_SCHEMA, *_TENANT_SCHEMA, *_VERIFIER_SCHEMA):
+                for statement in (
+                    *_STATUS_SCHEMA, *_TRUST_SCHEMA, *_TENANT_SCHEMA, *_VERIFIER_SCHEMA, *_RESIDENT_SCHEMA
+                ):
                     conn.execute(statement)
                 _add_sealed_until(conn)
         found = str(SCHEMA_VERSION) if row is None else row[0]
@@ -817,6 +893,173 @@ class SqliteStore:
             (tenant_id, moment, clamp_int64(limit)),
         )
         return [_transaction_from_row(row, now) for row in rows]
+
+    # residents, enrollment codes, accounts and sessions
+
+    def add_residents(self, records: Sequence[ResidentRecord]) -> None:
+        for r in records:
+            check_resident(r)
+        rows = [(r.resident_id, r.sealed, r.rrn_index, _to_iso(r.created_at), r.status) for r in records]
+        if not rows:
+            return
+        # One transaction: a taken or repeated resident_id or rrn_index is an IntegrityError (StoreConflict) that
+        # rolls the whole batch back.
+        with self._write() as conn:
+            conn.executemany(f"INSERT INTO residents ({_RESIDENT_COLUMNS}) VALUES (?, ?, ?, ?, ?)", rows)
+
+    def get_resident(self, resident_id: str) -> ResidentRecord | None:
+        rows = self._read(f"SELECT {_RESIDENT_COLUMNS} FROM residents WHERE resident_id = ?", (resident_id,))
+        return _resident_from_row(rows[0]) if rows else None
+
+    def find_resident_by_rrn_index(self, rrn_index: str) -> ResidentRecord | None:
+        rows = self._read(f"SELECT {_RESIDENT_COLUMNS} FROM residents WHERE rrn_index = ?", (rrn_index,))
+        return _resident_from_row(rows[0]) if rows else None
+
+    def list_residents(self, limit: int = 100, after: str | None = None) -> list[ResidentRecord]:
+        if limit <= 0:
+            return []  # LIMIT with a negative count means "all"
+        if after is None:
+            rows = self._read(
+                f"SELECT {_RESIDENT_COLUMNS} FROM residents ORDER BY created_at, resident_id LIMIT ?",
+                (clamp_int64(limit),),
+            )
+        else:
+            # The page starts after the (created_at, resident_id) of ``after``; an unknown ``after`` joins nothing.
+            columns = ", ".join(f"r.{column}" for column in _RESIDENT_COLUMNS.split(", "))
+            rows = self._read(
+                f"SELECT {columns} FROM residents AS r"
+                " JOIN (SELECT created_at, resident_id FROM residents WHERE resident_id = ?) AS a"
+                " ON (r.created_at, r.resident_id) > (a.created_at, a.resident_id)"
+                " ORDER BY r.created_at, r.resident_id LIMIT ?",
+                (after, clamp_int64(limit)),
+            )
+        return [_resident_from_row(row) for row in rows]
+
+    def set_resident_status(self, resident_id: str, status: str, at: datetime) -> bool:
+        check_resident_status(status)
+        changed_at = _to_iso(at)
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM residents WHERE resident_id = ?", (resident_id,)).fetchone() is None:
+                return False
+            conn.execute(
+                "UPDATE residents SET status = ?, status_changed_at = ? WHERE resident_id = ? AND status != ?",
+                (status, changed_at, resident_id, status),
+            )
+            return True
+
+    def add_enrollment_code(self, record: EnrollmentCodeRecord) -> None:
+        r = record
+        check_enrollment_code(r)
+        row = (r.code_hash, r.resident_id, _to_iso(r.created_at), _to_iso(r.expires_at), _opt_iso(r.used_at))
+        # A taken code_hash, or (through the foreign key) an unknown resident, is an IntegrityError: StoreConflict.
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO enrollment_codes (code_hash, resident_id, created_at, expires_at, used_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
+
+    def consume_enrollment_code(self, code_hash: str, now: datetime) -> str | None:
+        moment = _to_iso(now)
+        # Check and mark under the IMMEDIATE lock: no other thread or process consumes between the two.
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT c.resident_id FROM enrollment_codes AS c JOIN residents AS r USING (resident_id)"
+                " WHERE c.code_hash = ? AND c.used_at IS NULL AND c.expires_at > ? AND r.status = 'active'",
+                (code_hash, moment),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE enrollment_codes SET used_at = ? WHERE code_hash = ?", (moment, code_hash))
+            return row[0]
+
+    def add_account(self, record: AccountRecord) -> None:
+        r = record
+        check_account(r)
+        row = (r.subject, r.password_hash, _to_iso(r.created_at), r.totp_sealed, _opt_iso(r.disabled_at))
+        with self._write() as conn:
+            conn.execute(f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?)", row)
+
+    def get_account(self, subject: str) -> AccountRecord | None:
+        rows = self._read(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE subject = ?", (subject,))
+        return _account_from_row(rows[0]) if rows else None
+
+    def set_password(self, subject: str, password_hash: str) -> bool:
+        if not isinstance(password_hash, str):
+            raise ValueError("a password hash must be a string")
+        with self._write() as conn:
+            cursor = conn.execute("UPDATE accounts SET password_hash = ? WHERE subject = ?", (password_hash, subject))
+            return cursor.rowcount > 0
+
+    def disable_account(self, subject: str, at: datetime) -> bool:
+        disabled_at = _to_iso(at)
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE accounts SET disabled_at = COALESCE(disabled_at, ?) WHERE subject = ?", (disabled_at, subject)
+            )
+            if cursor.rowcount == 0:
+                return False
+            conn.execute("DELETE FROM sessions WHERE subject = ?", (subject,))
+            return True
+
+    def add_session(self, record: SessionRecord) -> None:
+        r = record
+        ends_at = check_session(r)
+        row = (r.session_hash, r.subject, _to_iso(r.created_at), _to_iso(r.last_seen_at), r.idle_seconds,
+               _to_iso(r.absolute_expires_at), _to_iso(ends_at))
+        with self._write() as conn:
+            # Under the write lock: a disable_account cannot land between this check and the insert.
+            disabled = conn.execute(
+                "SELECT 1 FROM accounts WHERE subject = ? AND disabled_at IS NOT NULL", (r.subject,)
+            ).fetchone()
+            if disabled is not None:
+                raise StoreConflict("The subject's account is disabled")
+            conn.execute(f"INSERT INTO sessions ({_SESSION_COLUMNS}, ends_at) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+
+    def get_session(self, session_hash: str, now: datetime) -> SessionRecord | None:
+        rows = self._read(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_hash = ? AND ends_at > ?",
+            (session_hash, _to_iso(now)),
+        )
+        return _session_from_row(rows[0]) if rows else None
+
+    def touch_session(self, session_hash: str, now: datetime) -> bool:
+        moment = _to_iso(now)
+        with self._write() as conn:
+            row = conn.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_hash = ? AND ends_at > ?",
+                (session_hash, moment),
+            ).fetchone()
+            if row is None:
+                return False
+            session = _session_from_row(row)
+            if now > session.last_seen_at:  # only forward in time
+                ends_at = session_ends(now, session.idle_seconds, session.absolute_expires_at)
+                conn.execute(
+                    "UPDATE sessions SET last_seen_at = ?, ends_at = ? WHERE session_hash = ?",
+                    (moment, _to_iso(ends_at), session_hash),
+                )
+            return True
+
+    def delete_session(self, session_hash: str) -> bool:
+        with self._write() as conn:
+            return conn.execute("DELETE FROM sessions WHERE session_hash = ?", (session_hash,)).rowcount > 0
+
+    def delete_sessions_of(self, subject: str) -> int:
+        with self._write() as conn:
+            return conn.execute("DELETE FROM sessions WHERE subject = ?", (subject,)).rowcount
+
+    def purge_sessions(self, now: datetime, limit: int = 1000) -> int:
+        moment = _to_iso(now)
+        if limit <= 0:
+            return 0  # LIMIT with a negative count means "all"
+        with self._write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM sessions WHERE session_hash IN (SELECT session_hash FROM sessions"
+                " WHERE ends_at <= ? ORDER BY ends_at LIMIT ?)",
+                (moment, clamp_int64(limit)),
+            )
+            return cursor.rowcount
 
     # rate limiting
 
