@@ -13,6 +13,7 @@ from did_service.clock import utcnow
 from did_service.config import Settings
 from did_service.core import strict_json
 from did_service.core.credential import CONTEXTS, FORMATS
+from did_service.core.residents import COLUMNS as RESIDENT_COLUMNS
 from did_service.errors import ConfigurationError, DidServiceError
 from did_service.services import tenants, tokens
 from did_service.services.container import Services, build_services
@@ -301,6 +302,29 @@ def cmd_verifier_sweep(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_residents_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Import the registry CSV; write each new resident's login ID, masked RRN and one-time enrollment code to a
+    0600 file for the letters (the codes are shown nowhere else, and only their hashes are stored)."""
+    import csv
+    import os
+
+    svc = _services(settings)
+    fd = os.open(args.codes, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        imported = svc.residents.import_registry(_read_text(args.file))
+    except BaseException:
+        os.close(fd)
+        os.unlink(args.codes)
+        raise
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["login_id", "masked_rrn", "enrollment_code", "expires_at"])
+        for item in imported:
+            writer.writerow([item.resident_id, item.masked_rrn, item.enrollment_code, item.code_expires_at.isoformat()])
+    print(f"imported {len(imported)} residents; enrollment letters in {args.codes}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_wallet_key(args: argparse.Namespace, settings: Settings) -> int:
     """A holder key for trying presentations: the private JWK goes to a 0600 file, the did:key to stdout."""
     import os
@@ -489,6 +513,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_verifier_key_revoke)
     p = verifier_sub.add_parser("sweep", help="delete decision records past retention and sealed data past its time")
     p.set_defaults(func=cmd_verifier_sweep)
+
+    residents = sub.add_parser("residents", help="the resident registry").add_subparsers(
+        dest="residents_command", required=True)
+    p = residents.add_parser("import", help="import a registry CSV (all or nothing); enrollment codes go to --codes")
+    p.add_argument("file", help="UTF-8 CSV with the columns " + ", ".join(RESIDENT_COLUMNS))
+    p.add_argument("--codes", required=True, help="new file (mode 0600) for the letters: login ID, masked RRN, code")
+    p.set_defaults(func=cmd_residents_import)
 
     wallet = sub.add_parser("wallet", help="a minimal holder, to try presentations").add_subparsers(
         dest="wallet_command", required=True)

@@ -196,3 +196,22 @@ def test_revoke_suspend_unsuspend(initialized):
     refused = run("unsuspend", credential_id)
     assert refused.returncode == 2 and "revocation_permanent" in refused.stderr
     assert run("revoke", "urn:uuid:nope").returncode == 2
+
+
+def test_residents_import_writes_the_letters_file_once_and_refuses_a_second_import(initialized, tmp_path):
+    run = initialized
+    registry = tmp_path / "registry.csv"
+    registry.write_text(
+        "family_name,given_name,family_name_romanized,given_name_romanized,birth_date,sex,street_address,locality,"
+        "region,postal_code,rrn\n홍,길동,Hong,Gildong,1990-01-01,1,문연로 6,제주시,제주특별자치도,63122,900101-1234567\n",
+        encoding="utf-8")
+    result = run("residents", "import", str(registry), "--codes", "letters.csv")
+    assert result.returncode == 0, result.stderr
+    letters = (tmp_path / "letters.csv").read_text(encoding="utf-8").splitlines()
+    assert letters[0] == "login_id,masked_rrn,enrollment_code,expires_at"
+    login_id, masked, code, _ = letters[1].split(",")
+    assert masked == "900101-1******" and len(code) == 14 and len(login_id) == 12
+    assert (tmp_path / "letters.csv").stat().st_mode & 0o077 == 0
+    assert "900101-1234567" not in result.stdout + result.stderr
+    again = run("residents", "import", str(registry), "--codes", "again.csv")
+    assert again.returncode == 2 and "resident_exists" in again.stderr and not (tmp_path / "again.csv").exists()

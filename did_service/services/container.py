@@ -24,6 +24,7 @@ from did_service.services.resolver import Resolver
 from did_service.services.transparency import LogIdentity, TransparencyLog
 from did_service.services.status import StatusService
 from did_service.services.trust import TrustService
+from did_service.services.residents import ResidentService
 from did_service.services.verifier import VerifierService
 from did_service.core.sealed import derive_key
 from did_service.services.resolver import StatusListCache, fetch_status_list_text, post_webhook
@@ -47,6 +48,7 @@ class Services:
     status: StatusService
     trust: TrustService
     verifier: VerifierService
+    residents: ResidentService
     clock: Callable[[], datetime] = utcnow
     status_fetcher: Callable[[str], str] = field(default_factory=lambda: StatusListCache(fetch_status_list_text))
 
@@ -173,8 +175,10 @@ def build_services(
         seal_key=derive_key(kek, "verifier sealed data"), webhook_key=derive_key(kek, "verifier webhooks"),
         clock=lambda: holder[0].clock(), log_origin=transparency.identity.origin, webhook_sender=post_webhook,
     )
+    residents = ResidentService(store, seal_key=derive_key(kek, "resident data"),
+                                index_key=derive_key(kek, "resident rrn index"), clock=lambda: holder[0].clock())
     services = Services(settings, store, registry, issuer_did, keys, resolver, issuance, transparency, status, trust,
-                        verifier, clock)
+                        verifier, residents, clock)
     holder.append(services)
     return services
 
