@@ -107,8 +107,11 @@ class ParsedJws:
         return self.header["alg"]
 
 
-def parse_compact(token: str) -> ParsedJws:
-    """Split and decode a compact JWS and apply the header rules that need no key."""
+def parse_compact(token: str, *, embedded_jwk: bool = False) -> ParsedJws:
+    """Split and decode a compact JWS and apply the header rules that need no key.
+
+    ``embedded_jwk``: the token proves possession of the key in its ``jwk`` header (an OpenID4VCI proof), so
+    that one header is expected; every other key-carrying header is still refused."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
         raise JoseError("the token is not a compact JWS string", code="malformed_credential")
     parts = token.split(".")
@@ -122,7 +125,7 @@ def parse_compact(token: str) -> ParsedJws:
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in SUPPORTED_ALGS:
         raise JoseError("the token's algorithm is not accepted (EdDSA or ES256 only)", code="unsupported_alg")
-    if KEY_CARRYING_HEADERS & header.keys():
+    if KEY_CARRYING_HEADERS & header.keys() - ({"jwk"} if embedded_jwk else set()):
         raise JoseError("the token header carries its own key or key location", code="untrusted_key_header")
     if "crit" in header:
         raise JoseError("the token marks header extensions as critical that are not supported", code="unsupported_critical_header")

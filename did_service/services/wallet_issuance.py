@@ -1,0 +1,63 @@
+"""Collecting credentials into a resident's browser-held wallet.
+
+The portal gives the logged-in resident a c_nonce; the browser signs a key proof with the resident's own key
+(WebCrypto, never leaving the device); the issuer checks the proof and issues an SD-JWT VC from the registry,
+bound to that key (``cnf``) and to its did:jwk as the subject id. The issuance is the ordinary one (schema,
+status positions, the log entry), so the credential verifies and can be revoked like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from did_service.core.did import did_jwk_from_public_jwk
+from did_service.core.proof_jwt import Nonces, verify_proof
+from did_service.errors import Forbidden, Unprocessable
+from did_service.services.issuance import IssuanceService
+from did_service.services.residents import ResidentService
+
+ISSUING_AUTHORITY = "제주특별자치도 제주시장"
+# What a resident can collect straight from the registry; certificates that need review go through operators.
+FROM_REGISTRY = ("ResidentIdentityCredential",)
+
+
+@dataclass(frozen=True)
+class Collected:
+    credential: Any  # the issue response's verifiableCredential (an EnvelopedVerifiableCredential)
+    credential_type: str
+    leaf_index: int
+
+
+class WalletIssuance:
+    def __init__(self, residents: ResidentService, issuance: IssuanceService, *, issuer_identifier: str,
+                 nonce_key: bytes, clock: Callable[[], datetime]) -> None:
+        self._residents, self._issuance = residents, issuance
+        self._audience = issuer_identifier
+        self._nonces = Nonces(nonce_key)
+        self._clock = clock
+
+    def nonce(self, subject: str) -> str:
+        return self._nonces.new(subject, self._clock())
+
+    def collect(self, subject: str, credential_type: object, proof: object) -> Collected:
+        """Issue ``credential_type`` from the registry to the resident ``subject`` (an authenticated session's),
+        bound to the key ``proof`` proves."""
+        if not isinstance(subject, str) or not subject.startswith("resident:"):
+            raise Forbidden("only a resident collects credentials", code="not_a_resident")
+        if credential_type not in FROM_REGISTRY:
+            raise Unprocessable("this credential type is not issued from the registry",
+                                code="unsupported_credential_type")
+        now = self._clock()
+        if not isinstance(proof, str):
+            raise Unprocessable("`proof` is a compact JWS", code="invalid_proof")
+        jwk = verify_proof(proof, audience=self._audience, nonce_ok=lambda n: self._nonces.valid(n, subject, now),
+                           now=now)
+        resident = self._residents.resident(subject.split(":", 1)[1])
+        credential_subject = {**resident.identity_subject(ISSUING_AUTHORITY), "id": did_jwk_from_public_jwk(jwk)}
+        issued = self._issuance.issue({
+            "credential": {"type": ["VerifiableCredential", credential_type], "credentialSubject": credential_subject},
+            "options": {"format": "dc+sd-jwt", "holderPublicJwk": jwk},
+        }, now)
+        return Collected(issued.verifiable_credential, credential_type, issued.leaf_index)
