@@ -54,6 +54,9 @@ class Settings:
     adult_age: int = 19
     # The verification methods that count towards account opening's two; empty: the policy's own list.
     account_opening_methods: tuple[str, ...] = ()
+    # Resident portal sessions: ended after this many seconds without use, and this many after login whatever.
+    session_idle: int = 1800
+    session_max: int = 43200
     schemas_dir: Path = field(default_factory=lambda: _resource_dir("schemas"))
     templates_dir: Path = field(default_factory=lambda: _resource_dir("templates"))
 
@@ -84,6 +87,8 @@ class Settings:
                                             "DID_SERVICE_VERIFIER_RETENTION_DAYS"),
             "verifier_rate_limit": _int(get("DID_SERVICE_VERIFIER_RATE_LIMIT"), 600, "DID_SERVICE_VERIFIER_RATE_LIMIT"),
             "adult_age": _int(get("DID_SERVICE_ADULT_AGE"), 19, "DID_SERVICE_ADULT_AGE"),
+            "session_idle": _int(get("DID_SERVICE_SESSION_IDLE"), 1800, "DID_SERVICE_SESSION_IDLE"),
+            "session_max": _int(get("DID_SERVICE_SESSION_MAX"), 43200, "DID_SERVICE_SESSION_MAX"),
             "account_opening_methods": tuple(
                 m.strip() for m in get("DID_SERVICE_ACCOUNT_OPENING_METHODS", "").split(",") if m.strip()),
         }
@@ -111,6 +116,11 @@ class Settings:
             raise ConfigurationError("DID_SERVICE_VERIFIER_RATE_LIMIT must be between 1 and 1000000 per minute")
         if not 1 <= self.adult_age <= 149:
             raise ConfigurationError("DID_SERVICE_ADULT_AGE must be between 1 and 149")
+        if not 60 <= self.session_idle <= 86400:
+            raise ConfigurationError("DID_SERVICE_SESSION_IDLE must be between 60 and 86400 seconds")
+        if not self.session_idle <= self.session_max <= 30 * 86400:
+            raise ConfigurationError(
+                "DID_SERVICE_SESSION_MAX must be at least DID_SERVICE_SESSION_IDLE and at most 2592000 seconds (30 days)")
         if self.max_body_bytes < 1024:
             raise ConfigurationError("DID_SERVICE_MAX_BODY_BYTES must be at least 1024")
         parts = urlsplit(self.public_url)
