@@ -26,6 +26,7 @@ from did_service.services.status import StatusService
 from did_service.services.trust import TrustService
 from did_service.services.residents import ResidentService
 from did_service.services.sessions import SessionService
+from did_service.services.wallet_issuance import WalletIssuance
 from did_service.services.verifier import VerifierService
 from did_service.core.sealed import derive_key
 from did_service.services.resolver import StatusListCache, fetch_status_list_text, post_webhook
@@ -51,6 +52,7 @@ class Services:
     verifier: VerifierService
     residents: ResidentService
     sessions: SessionService
+    wallet: WalletIssuance
     clock: Callable[[], datetime] = utcnow
     status_fetcher: Callable[[str], str] = field(default_factory=lambda: StatusListCache(fetch_status_list_text))
 
@@ -181,8 +183,10 @@ def build_services(
                                 index_key=derive_key(kek, "resident rrn index"), clock=lambda: holder[0].clock())
     sessions = SessionService(store, secret_key=settings.secret_key, idle_seconds=settings.session_idle,
                               max_seconds=settings.session_max, clock=lambda: holder[0].clock())
+    wallet = WalletIssuance(residents, issuance, issuer_identifier=settings.public_url,
+                            nonce_key=derive_key(kek, "wallet nonces"), clock=lambda: holder[0].clock())
     services = Services(settings, store, registry, issuer_did, keys, resolver, issuance, transparency, status, trust,
-                        verifier, residents, sessions, clock)
+                        verifier, residents, sessions, wallet, clock)
     holder.append(services)
     return services
 

@@ -9,11 +9,11 @@ from flask import Flask
 from did_service.config import Settings
 from did_service.services.container import Services, build_services
 from did_service.web import admin_api, log_api, problems, status_api, type_metadata_api, vc_api, verifier_api, wellknown
-from did_service.web import accounts, i18n, portal
+from did_service.web import accounts, i18n, portal, wallet_api
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # HTML pages load their own CSS and scripts only; nothing inline, no frames, forms post back here.
-HTML_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; form-action 'self'; "
+HTML_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; form-action 'self'; "
             "base-uri 'none'; frame-ancestors 'none'")
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(verifier_api.bp)
     accounts.init_app(app)
+    app.register_blueprint(wallet_api.bp)
     portal.init_app(app)
 
     @app.after_request

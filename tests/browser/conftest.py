@@ -7,6 +7,7 @@ and are copied to ``test-artifacts/screenshots/`` at the repository root (gitign
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import subprocess
@@ -63,13 +64,38 @@ def browser(chromium_path: str):
 
 
 @pytest.fixture(scope="session")
-def portal_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``did-service serve`` (gunicorn, SQLite) shared by the browser tests, as in tests/e2e."""
+def portal_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of the served instance: CLI commands run with it act on the same instance."""
     folder = tmp_path_factory.mktemp("portal")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DID_SERVICE_INSTANCE_DIR": str(folder / "instance"), "DID_SERVICE_PUBLIC_URL": base}
+    env = {**os.environ, "DID_SERVICE_INSTANCE_DIR": str(folder / "instance"),
+           "DID_SERVICE_PUBLIC_URL": f"http://127.0.0.1:{free_port()}"}
     env.pop("DID_SERVICE_STORE_URL", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def import_residents(portal_url: str, portal_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory):
+    """Import a registry CSV into the served instance with the CLI, as an operator does; the letters' rows."""
+
+    def run(registry: str) -> list[dict]:
+        work = tmp_path_factory.mktemp("letters")
+        (work / "registry.csv").write_text(registry, encoding="utf-8")
+        result = subprocess.run([DID_SERVICE, "residents", "import", "registry.csv", "--codes", "letters.csv"],
+                                cwd=work, env=portal_env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        with (work / "letters.csv").open(encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def portal_url(portal_env: dict[str, str]) -> Iterator[str]:
+    """A real ``did-service serve`` (gunicorn, SQLite) shared by the browser tests, as in tests/e2e."""
+    base = portal_env["DID_SERVICE_PUBLIC_URL"]
+    port = int(base.rsplit(":", 1)[1])
+    folder = Path(portal_env["DID_SERVICE_INSTANCE_DIR"]).parent
+    env = portal_env
     process = subprocess.Popen(
         [DID_SERVICE, "serve", "--port", str(port), "--workers", "2"],
         cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

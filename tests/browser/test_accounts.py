@@ -4,14 +4,10 @@ forms and the wallet at phone and desktop widths."""
 
 from __future__ import annotations
 
-import csv
-import os
-import subprocess
 
 import pytest
 
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.e2e.conftest import DID_SERVICE
 
 REGISTRY = (
     "family_name,given_name,family_name_romanized,given_name_romanized,birth_date,sex,street_address,locality,"
@@ -27,19 +23,8 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
-def letters(portal_url: str, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
-    """Import residents into the served instance with the CLI, as an operator would; the letters' rows."""
-    folder = tmp_path_factory.getbasetemp() / "portal0"  # the served instance's: mktemp("portal") in conftest
-    assert (folder / "instance").is_dir()
-    env = {**os.environ, "DID_SERVICE_INSTANCE_DIR": str(folder / "instance"), "DID_SERVICE_PUBLIC_URL": portal_url}
-    env.pop("DID_SERVICE_STORE_URL", None)
-    work = tmp_path_factory.mktemp("letters")
-    (work / "registry.csv").write_text(REGISTRY, encoding="utf-8")
-    result = subprocess.run([DID_SERVICE, "residents", "import", "registry.csv", "--codes", "letters.csv"],
-                            cwd=work, env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    with (work / "letters.csv").open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+def letters(import_residents) -> list[dict]:
+    return import_residents(REGISTRY)
 
 
 def test_enroll_wallet_logout_login_english(open_page, letters, screenshot):
@@ -81,7 +66,7 @@ def test_enroll_wallet_logout_login_english(open_page, letters, screenshot):
     assert page.get_attribute("html", "lang") == "en"
     assert page.locator("h1").inner_text() == "My wallet"
     assert "Gildong Hong" in page.locator("main").inner_text()
-    assert "Your credentials will appear here." in page.locator("main").inner_text()
+    assert "No credentials yet." in page.locator("main").inner_text()
     assert page.get_by_role("navigation", name="Account").get_by_role("link").inner_text() == "Gildong (my wallet)"
     watched.assert_clean()
 

@@ -18,7 +18,7 @@ from tests.support import TESTS_DIR
 
 ROOT = TESTS_DIR.parent
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-HTML_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; form-action 'self'; "
+HTML_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; form-action 'self'; "
             "base-uri 'none'; frame-ancestors 'none'")
 CATALOGS = {lang: i18n.TRANSLATIONS_DIR / lang / "LC_MESSAGES" for lang in i18n.LOCALES}
 

@@ -1,0 +1,179 @@
+// The resident's wallet, in the browser: a key that never leaves this device, and the credentials bound to it.
+//
+// The private key is made by WebCrypto as non-extractable and kept in IndexedDB: script can ask it to sign but
+// can never read it, and the server never sees it. Collecting a credential signs an OpenID4VCI key proof
+// (typ openid4vci-proof+jwt) over the issuer's nonce; the credential comes back bound to this key.
+// Everything shown is written with textContent: credential values are data, never markup.
+"use strict";
+
+const DB_NAME = "did-service-wallet";
+const STORE_KEYS = "keys";
+const STORE_CREDENTIALS = "credentials";
+// The order a card lists claims in (the page's labels arrive sorted by name, the disclosures shuffled).
+const CLAIM_ORDER = ["familyName", "givenName", "familyNameRomanized", "givenNameRomanized", "birthDate", "sex",
+  "address", "issuingAuthority"];
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(DB_NAME, 1);
+    request.onupgradeneeded = () => {
+      request.result.createObjectStore(STORE_KEYS);
+      request.result.createObjectStore(STORE_CREDENTIALS, { keyPath: "id" });
+    };
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+function tx(db, store, mode, work) {
+  return new Promise((resolve, reject) => {
+    const transaction = db.transaction(store, mode);
+    const result = work(transaction.objectStore(store));
+    transaction.oncomplete = () => resolve(result && "result" in result ? result.result : undefined);
+    transaction.onerror = () => reject(transaction.error);
+  });
+}
+
+function b64url(bytes) {
+  let text = "";
+  for (const byte of new Uint8Array(bytes)) text += String.fromCharCode(byte);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function b64urlJson(value) {
+  return b64url(new TextEncoder().encode(JSON.stringify(value)));
+}
+
+function decodeB64urlJson(segment) {
+  const text = atob(segment.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((segment.length + 3) % 4));
+  return JSON.parse(new TextDecoder().decode(Uint8Array.from(text, (c) => c.charCodeAt(0))));
+}
+
+// The holder key for this account on this device, made on first use.
+async function holderKey(db, account) {
+  let pair = await tx(db, STORE_KEYS, "readonly", (s) => s.get(account));
+  if (!pair) {
+    pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+    await tx(db, STORE_KEYS, "readwrite", (s) => s.put(pair, account));
+  }
+  const jwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
+  return { privateKey: pair.privateKey, jwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } };
+}
+
+async function signJwt(header, payload, privateKey) {
+  const input = b64urlJson(header) + "." + b64urlJson(payload);
+  // WebCrypto's ECDSA signature is r || s, exactly what JWS ES256 wants.
+  const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, privateKey,
+    new TextEncoder().encode(input));
+  return input + "." + b64url(signature);
+}
+
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+async function api(path, body) {
+  const response = await fetch(path, {
+    method: body === undefined ? "GET" : "POST",
+    credentials: "same-origin",
+    headers: body === undefined ? { Accept: "application/json" }
+      : { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrfToken() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.detail || data.title || String(response.status));
+  return data;
+}
+
+async function collect(db, account, type) {
+  const key = await holderKey(db, account);
+  const { c_nonce: nonce, aud } = await api("/wallet/api/nonce");
+  const proof = await signJwt({ alg: "ES256", typ: "openid4vci-proof+jwt", jwk: key.jwk },
+    { aud, iat: Math.floor(Date.now() / 1000), nonce }, key.privateKey);
+  const { credential, credential_type: credentialType } = await api("/wallet/api/credentials", { type, proof });
+  const sdJwt = credential.id.split(",", 2)[1];
+  await tx(db, STORE_CREDENTIALS, "readwrite", (s) => s.put({ id: sdJwt.split("~", 1)[0].slice(-43), account,
+    type: credentialType, sdJwt, collectedAt: new Date().toISOString() }));
+}
+
+// The claims an SD-JWT holds: the issuer-signed payload plus every disclosure's name and value.
+function claimsOf(sdJwt) {
+  const [issuerJwt, ...disclosures] = sdJwt.split("~");
+  const payload = decodeB64urlJson(issuerJwt.split(".")[1]);
+  const claims = {};
+  for (const part of disclosures) {
+    if (!part) continue;
+    const disclosure = decodeB64urlJson(part);
+    if (disclosure.length === 3) claims[disclosure[1]] = disclosure[2];
+  }
+  return { payload, claims };
+}
+
+function text(tag, value, className) {
+  const element = document.createElement(tag);
+  element.textContent = value;
+  if (className) element.className = className;
+  return element;
+}
+
+function describe(value) {
+  if (value === null || typeof value !== "object") return String(value);
+  return Object.values(value).map(describe).join(" ");
+}
+
+async function render(db, account, list, labels) {
+  const all = await tx(db, STORE_CREDENTIALS, "readonly", (s) => s.getAll());
+  const mine = all.filter((c) => c.account === account);
+  list.replaceChildren();
+  if (!mine.length) {
+    list.append(text("p", labels.empty, "empty"));
+    return;
+  }
+  for (const item of mine) {
+    const { payload, claims } = claimsOf(item.sdJwt);
+    const card = document.createElement("article");
+    card.className = "credential-card";
+    card.append(text("h3", labels.types[item.type] || item.type));
+    const facts = document.createElement("dl");
+    facts.className = "facts";
+    const rows = [];
+    const all = { issuingAuthority: payload.issuingAuthority, ...claims };
+    for (const name of CLAIM_ORDER) {
+      if (name in all && all[name] !== undefined) rows.push([labels.claims[name], describe(all[name])]);
+    }
+    rows.push([labels.validFrom, new Date(payload.nbf * 1000).toLocaleDateString()]);
+    for (const [term, value] of rows) facts.append(text("dt", term), text("dd", value));
+    card.append(facts);
+    list.append(card);
+  }
+}
+
+async function main() {
+  const root = document.getElementById("wallet");
+  if (!root || !window.crypto || !crypto.subtle || !window.indexedDB) return;
+  const labels = JSON.parse(document.getElementById("wallet-labels").textContent);
+  const account = root.dataset.account;
+  const list = document.getElementById("credential-list");
+  const status = document.getElementById("wallet-status");
+  const db = await openDb();
+  await render(db, account, list, labels);
+  for (const button of document.querySelectorAll("button[data-collect]")) {
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      status.textContent = labels.collecting;
+      try {
+        await collect(db, account, button.dataset.collect);
+        status.textContent = labels.collected;
+        await render(db, account, list, labels);
+      } catch (error) {
+        status.textContent = labels.failed + " " + error.message;
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+}
+
+main();
