@@ -27,6 +27,7 @@ from did_service.services.trust import TrustService
 from did_service.services.residents import ResidentService
 from did_service.services.sessions import SessionService
 from did_service.services.wallet_issuance import WalletIssuance
+from did_service.services.wallet_presentation import RequestReader
 from did_service.services.verifier import VerifierService
 from did_service.core.sealed import derive_key
 from did_service.services.resolver import StatusListCache, fetch_status_list_text, post_webhook
@@ -53,6 +54,7 @@ class Services:
     residents: ResidentService
     sessions: SessionService
     wallet: WalletIssuance
+    presentation_requests: RequestReader
     clock: Callable[[], datetime] = utcnow
     status_fetcher: Callable[[str], str] = field(default_factory=lambda: StatusListCache(fetch_status_list_text))
 
@@ -185,8 +187,12 @@ def build_services(
                               max_seconds=settings.session_max, clock=lambda: holder[0].clock())
     wallet = WalletIssuance(residents, issuance, issuer_identifier=settings.public_url,
                             nonce_key=derive_key(kek, "wallet nonces"), clock=lambda: holder[0].clock())
+    presentation_requests = RequestReader(
+        public_url=settings.public_url, store=store, registry_types=registry.names, own_request=verifier.request_object,
+        own_document=verifier.document, tenant_did_base=f"{issuer_did}:verifiers:", resolve=resolver,
+        clock=lambda: holder[0].clock())
     services = Services(settings, store, registry, issuer_did, keys, resolver, issuance, transparency, status, trust,
-                        verifier, residents, sessions, wallet, clock)
+                        verifier, residents, sessions, wallet, presentation_requests, clock)
     holder.append(services)
     return services
 
