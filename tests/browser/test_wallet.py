@@ -83,3 +83,50 @@ def test_collect_an_identity_credential_bound_to_a_browser_key(open_page, import
     assert "Resident identity credential" in page.locator(".credential-card").inner_text()
     screenshot(page, "wallet-collected-desktop-en")
     watched.assert_clean()
+
+
+def test_present_to_a_bank_from_the_browser_wallet(open_page, import_residents, portal_env, portal_url, screenshot):
+    import subprocess
+    import urllib.request
+
+    from tests.e2e.conftest import DID_SERVICE
+
+    registry = REGISTRY.replace("한,라산,Han,Rasan,1992-07-07,2", "오,름,Oh,Reum,1988-08-08,1").replace(
+        "920707-2111111", "880808-1222222").replace(XSS.replace('"', '""'), "탑동로 2")
+    (letter,) = import_residents(registry)
+    watched = open_page("/", viewport=PHONE)
+    page = watched.page
+    enroll(page, letter["enrollment_code"])
+    page.locator("button[data-collect]").click()
+    page.locator(".credential-card").wait_for()
+
+    created = subprocess.run([DID_SERVICE, "verifier", "create", "--name", "Hallasan Bank", "--role", "general"],
+                             env=portal_env, capture_output=True, text=True, timeout=60)
+    key = created.stdout.strip().splitlines()[-1]
+    request = urllib.request.Request(f"{portal_url}/verifier/v1/requests", method="POST",
+                                     data=json.dumps({"policy": "account_opening"}).encode(),
+                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        bank_request = json.loads(answer.read())
+
+    page.fill("#present-link", bank_request["deep_link"])
+    page.locator("#present-form button[type=submit]").click()
+    page.locator("#consent h3").wait_for()
+    consent = page.locator("#consent").inner_text()
+    assert "Hallasan Bank" in consent and "residentRegistrationNumber" not in consent
+    screenshot(page, "wallet-consent-phone-ko")
+    page.locator("#consent-share").click()
+    page.wait_for_function("document.getElementById('present-status').textContent.length > 0")
+    assert page.locator("#consent").is_hidden()
+
+    result_request = urllib.request.Request(f"{portal_url}/verifier/v1/requests/{bank_request['id']}",
+                                            headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(result_request, timeout=10) as answer:
+        decided = json.loads(answer.read())
+    assert decided["status"] == "decided", decided
+    decision = decided["decision"]
+    checks = {c["id"]: c["status"] for c in decision["checks"]}
+    assert checks["credential.holder_binding"] == "passed" and checks["minimal_disclosure"] == "passed"
+    assert decision["returnedClaims"] == {"familyName": "오", "givenName": "름", "birthDate": "1988-08-08"}
+    assert decision["reasons"] == ["insufficient_methods"]  # the bank has not reported its second method
+    watched.assert_clean()

@@ -68,6 +68,17 @@ async function signJwt(header, payload, privateKey) {
   return input + "." + b64url(signature);
 }
 
+// An SD-JWT presentation of the named claims only, with a Key Binding JWT for this verifier and nonce.
+async function present(sdJwt, claimNames, audience, nonce, privateKey) {
+  const [issuerJwt, ...rest] = sdJwt.split("~");
+  const kept = rest.filter((part) => part && claimNames.includes(decodeB64urlJson(part)[1]));
+  const presented = issuerJwt + "~" + kept.map((part) => part + "~").join("");
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(presented));
+  const kbJwt = await signJwt({ alg: "ES256", typ: "kb+jwt" },
+    { iat: Math.floor(Date.now() / 1000), aud: audience, nonce, sd_hash: b64url(digest) }, privateKey);
+  return presented + kbJwt;
+}
+
 function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
   return meta ? meta.content : "";
@@ -149,6 +160,75 @@ async function render(db, account, list, labels) {
   }
 }
 
+function showRequest(panel, request, labels) {
+  panel.replaceChildren();
+  const who = request.verifier_name || request.client_id;
+  panel.append(text("h3", labels.asks.replace("{name}", who)));
+  panel.append(text("p", request.verified_name ? labels.verified : labels.unverified,
+    request.verified_name ? "badge verified" : "badge unverified"));
+  if (request.verifier_role === "financial-institution") panel.append(text("p", labels.financial));
+  const list = document.createElement("ul");
+  list.className = "requested-claims";
+  for (const name of request.claims) {
+    const item = text("li", name === "residentRegistrationNumber" ? labels.rrn : (labels.claims[name] || name));
+    if (name === "residentRegistrationNumber") item.className = "rrn";
+    list.append(item);
+  }
+  panel.append(list);
+  panel.append(text("p", labels.until.replace("{time}", new Date(request.expires_at).toLocaleTimeString())));
+  panel.hidden = false;
+}
+
+async function setUpPresenting(db, account, labels, status) {
+  const form = document.getElementById("present-form");
+  const panel = document.getElementById("consent");
+  const actions = document.getElementById("consent-actions");
+  if (!form) return;
+  form.hidden = false;
+  let request = null;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.textContent = "";
+    try {
+      request = await api("/wallet/api/requests", { link: form.elements.link.value });
+      showRequest(panel, request, labels);
+      actions.hidden = false;
+    } catch (error) {
+      request = null;
+      panel.hidden = true;
+      actions.hidden = true;
+      status.textContent = labels.badRequest + " " + error.message;
+    }
+  });
+  document.getElementById("consent-decline").addEventListener("click", () => {
+    request = null;
+    panel.hidden = true;
+    actions.hidden = true;
+    status.textContent = labels.declined;
+  });
+  document.getElementById("consent-share").addEventListener("click", async () => {
+    if (!request) return;
+    const all = await tx(db, STORE_CREDENTIALS, "readonly", (s) => s.getAll());
+    const held = all.find((c) => c.account === account && c.type === request.credential_type);
+    if (!held) {
+      status.textContent = labels.noCredential;
+      return;
+    }
+    const key = await holderKey(db, account);
+    const presentation = await present(held.sdJwt, request.claims, request.client_id, request.nonce, key.privateKey);
+    const result = await api("/wallet/api/presentations", { link: form.elements.link.value, presentation });
+    status.textContent = result.accepted ? labels.shared : labels.refused + " " + (result.code || "");
+    panel.hidden = true;
+    actions.hidden = true;
+    request = null;
+  });
+  const preset = new URLSearchParams(location.search).get("request");
+  if (preset) {
+    form.elements.link.value = preset;
+    form.requestSubmit();
+  }
+}
+
 async function main() {
   const root = document.getElementById("wallet");
   if (!root || !window.crypto || !crypto.subtle || !window.indexedDB) return;
@@ -158,6 +238,7 @@ async function main() {
   const status = document.getElementById("wallet-status");
   const db = await openDb();
   await render(db, account, list, labels);
+  await setUpPresenting(db, account, labels, document.getElementById("present-status"));
   for (const button of document.querySelectorAll("button[data-collect]")) {
     button.hidden = false;
     button.addEventListener("click", async () => {
