@@ -185,7 +185,7 @@ def build_services(
                                 index_key=derive_key(kek, "resident rrn index"), clock=lambda: holder[0].clock())
     sessions = SessionService(store, secret_key=settings.secret_key, idle_seconds=settings.session_idle,
                               max_seconds=settings.session_max, clock=lambda: holder[0].clock())
-    wallet = WalletIssuance(residents, issuance, issuer_identifier=settings.public_url,
+    wallet = WalletIssuance(residents, issuance, store, issuer_identifier=settings.public_url,
                             nonce_key=derive_key(kek, "wallet nonces"), clock=lambda: holder[0].clock())
     presentation_requests = RequestReader(
         public_url=settings.public_url, store=store, registry_types=registry.names, own_request=verifier.request_object,

@@ -35,8 +35,11 @@ _CODE_INPUT = re.compile(r"[^A-Z0-9]")
 _HASHER = PasswordHasher()  # argon2id, the library's RFC 9106 low-memory profile
 
 
+RESIDENT_PREFIX = "resident:"
+
+
 def resident_subject(resident_id: str) -> str:
-    return f"resident:{resident_id}"
+    return RESIDENT_PREFIX + resident_id
 
 
 @dataclass(frozen=True)
@@ -115,11 +118,16 @@ class ResidentService:
             raise Conflict("this resident has already enrolled; log in instead", code="already_enrolled") from exc
         return subject
 
+    def is_active(self, subject: str) -> bool:
+        """The resident behind ``subject`` exists and is not disabled."""
+        record = self._store.get_resident(subject[len(RESIDENT_PREFIX):]) if subject.startswith(RESIDENT_PREFIX) else None
+        return record is not None and record.status == "active"
+
     def check_password(self, subject: str, password: str) -> bool:
         """True when the account exists, is not disabled and the password matches (rehashing an outdated hash)."""
         account = self._store.get_account(subject)
         if account is None or account.disabled_at is not None or not isinstance(password, str) \
-                or len(password) > PASSWORD_MAX:
+                or len(password) > PASSWORD_MAX or not self.is_active(subject):
             _HASHER.hash("timing-equalizer")  # about the same work as a real check, so absence does not show
             return False
         try:

@@ -27,12 +27,14 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
 from did_service.storage.base import SessionRecord, Store
 
+PURGE_INTERVAL = 60.0  # seconds between purges of ended sessions, per process
 SESSION_ID_BYTES = 32
 TOUCH_EVERY = timedelta(minutes=1)
 PRESESSION_SECONDS = 2 * 3600
@@ -54,12 +56,17 @@ class SessionService:
             raise ValueError("a session's idle timeout must be positive and at most its absolute timeout")
         self._store, self._key, self._clock = store, secret_key.encode("utf-8"), clock
         self.idle_seconds, self.max_seconds = idle_seconds, max_seconds
+        self._last_purge = float("-inf")
 
     # --- sessions -----------------------------------------------------------------------------------------
 
     def start(self, subject: str) -> Session:
         """A new session for ``subject``. StoreConflict when the account is disabled (no session is made)."""
         now = self._clock()
+        if time.monotonic() - self._last_purge > PURGE_INTERVAL:
+            # Ended sessions are a login history: delete them as new ones start rather than keep them forever.
+            self._last_purge = time.monotonic()
+            self._store.purge_sessions(now, limit=1000)
         session_id = _b64(secrets.token_bytes(SESSION_ID_BYTES))
         expires = now + timedelta(seconds=self.max_seconds)
         self._store.add_session(SessionRecord(_hash(session_id), subject, now, now, self.idle_seconds, expires))

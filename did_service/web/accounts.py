@@ -21,6 +21,8 @@ Nothing typed into these forms is logged: no password, code, login ID, name or R
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 from dataclasses import dataclass
@@ -99,8 +101,12 @@ def current_account() -> Account | None:
         g.account = None
         cookie = request.cookies.get(session_cookie_name())
         if cookie:
-            session = services().sessions.current(cookie)
+            svc = services()
+            session = svc.sessions.current(cookie)
             if session is None or not session.subject.startswith(RESIDENT_PREFIX):
+                g.drop_session_cookie = True
+            elif not svc.residents.is_active(session.subject):
+                svc.sessions.end(cookie)  # disabled since the login: the session ends here
                 g.drop_session_cookie = True
             else:
                 g.account = Account(session)
@@ -174,6 +180,13 @@ def _client() -> str:
     return request.remote_addr or "unknown"
 
 
+def _bucket(kind: str, value: str) -> str:
+    """A rate counter's name: what was typed (a login ID, maybe a mistyped password) or an address is kept in
+    the store only as a keyed hash."""
+    key = current_app.config["SECRET_KEY"].encode("utf-8")
+    return f"{kind}:" + hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+
+
 def _log_in(subject: str) -> None:
     """Start a new session for ``subject``; the one this request came with (if any) is deleted first."""
     sessions = services().sessions
@@ -187,10 +200,11 @@ def enroll():
     if request.method == "GET":
         return render_template("portal/enroll.html", code="", errors=[])
     svc = services()
-    if not svc.store.take_rate_token(f"enroll-ip:{_client()}", ENROLL_IP_LIMIT, IP_WINDOW, svc.clock()):
-        return render_template("portal/enroll.html", code="", errors=["too_many"]), 429
+    # CSRF first: a token-less POST (anyone's browser, made to) must not spend the address's budget.
     if not _csrf_ok():
         return _csrf_refused()
+    if not svc.store.take_rate_token(_bucket("enroll-ip", _client()), ENROLL_IP_LIMIT, IP_WINDOW, svc.clock()):
+        return render_template("portal/enroll.html", code="", errors=["too_many"]), 429
     code, password, confirm = _field("code"), _field("password"), _field("password_confirm")
     shown_code = code if len(code) <= 64 else ""
     errors = []
@@ -233,15 +247,15 @@ def login():
     def again(error: str, status: int = 200, login_id: str = ""):
         return render_template("portal/login.html", login_id=login_id, errors=[error], next=target), status
 
-    if not svc.store.take_rate_token(f"login-ip:{_client()}", LOGIN_IP_LIMIT, IP_WINDOW, now):
-        return again("too_many", 429)
     if not _csrf_ok():
         return _csrf_refused()
+    if not svc.store.take_rate_token(_bucket("login-ip", _client()), LOGIN_IP_LIMIT, IP_WINDOW, now):
+        return again("too_many", 429)
     login_id, password = _normalize_login_id(_field("login_id")), _field("password")
     shown_id = login_id if len(login_id) <= 32 else ""
     if not login_id or not password:
         return again("missing", login_id=shown_id)
-    if not svc.store.take_rate_token(f"login-fail:{login_id}", LOGIN_ID_FAILS, LOGIN_ID_WINDOW, now):
+    if not svc.store.take_rate_token(_bucket("login-fail", login_id), LOGIN_ID_FAILS, LOGIN_ID_WINDOW, now):
         log.info("a login was refused: too many attempts for one login ID")
         return again("locked", 429, shown_id)
     subject = resident_subject(login_id)
@@ -281,6 +295,14 @@ def wallet():
         return redirect(url_for("accounts.login"), code=303)
     return render_template("portal/wallet.html", login_id=account.resident_id, name=account.display_name(),
                            masked_rrn=resident.masked_rrn, welcome=request.args.get("welcome") == "1")
+
+
+@bp.get("/wallet/present")
+def wallet_present():
+    """A same-device link from a verifier's page: the wallet opens with the request filled in (read on load,
+    shown for consent; nothing is sent without the resident's click)."""
+    link = request.args.get("request", "")
+    return redirect(url_for("accounts.wallet", request=link[:4096]), code=303)
 
 
 def init_app(app: Flask) -> None:

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("portal", __name__)
 
 API_PREFIXES = (
-    "/credentials", "/presentations", "/verifier", "/oid4vp", "/admin/v1", "/log/v1", "/status", "/vct",
+    "/credentials", "/presentations", "/verifier", "/oid4vp", "/admin/v1", "/log/v1", "/status", "/vct", "/wallet/api",
     "/.well-known",
 )
 

@@ -35,7 +35,7 @@ def resident(svc):
 
 @pytest.fixture
 def wallet(svc):
-    return WalletIssuance(svc.residents, svc.issuance, issuer_identifier=svc.settings.public_url,
+    return WalletIssuance(svc.residents, svc.issuance, svc.store, issuer_identifier=svc.settings.public_url,
                           nonce_key=b"n" * 32, clock=lambda: svc.clock())
 
 
@@ -104,3 +104,39 @@ def test_only_residents_collect_and_only_registry_types(svc, resident, wallet):
     with pytest.raises(Unprocessable) as info:
         wallet.collect(resident, "DiplomaCredential", token)
     assert info.value.code == "unsupported_credential_type"
+
+
+def test_a_proof_is_spent_once(svc, resident, wallet):
+    key = ECKey.generate_key("P-256")
+    token = proof(key, nonce=wallet.nonce(resident), aud=svc.settings.public_url)
+    wallet.collect(resident, "ResidentIdentityCredential", token)
+    with pytest.raises(Unprocessable) as info:
+        wallet.collect(resident, "ResidentIdentityCredential", token)
+    assert info.value.code == "invalid_nonce"
+
+
+def test_odd_proofs_are_refused_not_crashed_on(svc, resident, wallet):
+    key = ECKey.generate_key("P-256")
+    aud = svc.settings.public_url
+    header = {"alg": "ES256", "typ": "openid4vci-proof+jwt", "jwk": key.as_dict(private=False)}
+    huge_iat = jws.serialize_compact(header, json.dumps({"aud": aud, "iat": 10 ** 400,
+                                                         "nonce": wallet.nonce(resident)}).encode(), key)
+    with pytest.raises(Unprocessable) as info:
+        wallet.collect(resident, "ResidentIdentityCredential", huge_iat)
+    assert info.value.code == "invalid_proof"
+    okp = OKPKey.generate_key("Ed25519")
+    padded = {**okp.as_dict(private=False), "y": "AAAA", "extra": "x"}
+    collected = wallet.collect(resident, "ResidentIdentityCredential",
+                               proof(okp, nonce=wallet.nonce(resident), aud=aud, alg="EdDSA", jwk=padded))
+    cnf = sd_jwt.parse(collected.credential["id"].split(",", 1)[1]).issuer_jwt.payload["cnf"]["jwk"]
+    assert set(cnf) == {"kty", "crv", "x"}
+
+
+def test_a_disabled_resident_collects_nothing(svc, resident, wallet):
+    svc.store.set_resident_status(resident.split(":", 1)[1], "disabled", utcnow())
+    key = ECKey.generate_key("P-256")
+    with pytest.raises(Forbidden) as info:
+        wallet.collect(resident, "ResidentIdentityCredential", proof(key, nonce=wallet.nonce(resident),
+                                                                     aud=svc.settings.public_url))
+    assert info.value.code == "resident_disabled"
+    assert not svc.residents.check_password(resident, "irrelevant password")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import logging
 import re
 from datetime import timedelta
@@ -492,3 +494,18 @@ def test_nothing_secret_is_logged(client, app, services, letters, caplog):
     for secret in (PASSWORD, "a wrong password", code, "WRONG-CODE-1234", login_id, "홍", "길동", "Gildong",
                    "900101"):
         assert secret not in logged
+
+
+def test_rate_counters_keep_no_login_id_or_address_in_clear(client, services):
+    typed = "MYSECRETPASSWORD123"  # a password typed into the login ID box
+    login(client, typed, "whatever password")
+    db = services.settings.instance_dir / "did_service.db"
+    with sqlite3.connect(db) as conn:
+        buckets = [row[0] for row in conn.execute("SELECT bucket FROM rate_counters")]
+    assert buckets and not any(typed in b or "127.0.0.1" in b for b in buckets)
+
+
+def test_token_less_posts_do_not_spend_the_address_budget(client):
+    for _ in range(40):
+        assert client.post("/login", data={"login_id": "X", "password": "y" * 10}).status_code == 400
+    assert login(client, "SOMEONE00000", "wrong password!").status_code == 200  # not 429
