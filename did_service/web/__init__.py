@@ -9,7 +9,7 @@ from flask import Flask
 from did_service.config import Settings
 from did_service.services.container import Services, build_services
 from did_service.web import admin_api, log_api, problems, status_api, type_metadata_api, vc_api, verifier_api, wellknown
-from did_service.web import accounts, demo_bank, i18n, portal, wallet_api
+from did_service.web import accounts, check, demo_bank, i18n, portal, wallet_api
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # HTML pages load their own CSS and scripts only; nothing inline, no frames, forms post back here.
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(verifier_api.bp)
     accounts.init_app(app)
     app.register_blueprint(wallet_api.bp)
+    app.register_blueprint(check.bp)
     app.register_blueprint(demo_bank.bp)
     portal.init_app(app)
 
