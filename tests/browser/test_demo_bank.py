@@ -103,7 +103,7 @@ def test_open_an_account_with_the_wallet_and_a_video_call(open_page, portal_url,
 
     page.set_viewport_size(DESKTOP)
     page.get_by_role("navigation", name="언어").get_by_role("link", name="English").click()
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    page.locator("html[lang=en]").wait_for(state="attached")
     assert "Approved" in page.locator("#decision").inner_text()
     assert "Gildong" not in page.locator("#returned-claims").inner_text()  # the claims as issued: 길동
     screenshot(page, "demo-bank-approved-desktop-en")

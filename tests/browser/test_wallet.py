@@ -61,7 +61,7 @@ def test_collect_an_identity_credential_bound_to_a_browser_key(open_page, import
     # cannot be exported from the page.
     claims = _b64json(issued.split("~", 1)[0].split(".")[1])
     key_state = page.evaluate("""async () => {
-        const db = await new Promise((ok, no) => { const r = indexedDB.open("did-service-wallet", 1);
+        const db = await new Promise((ok, no) => { const r = indexedDB.open("did-service-wallet");
             r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error); });
         const pair = await new Promise((ok) => { const r = db.transaction("keys").objectStore("keys")
             .get(document.getElementById("wallet").dataset.account); r.onsuccess = () => ok(r.result); });
@@ -78,7 +78,7 @@ def test_collect_an_identity_credential_bound_to_a_browser_key(open_page, import
     page.set_viewport_size(DESKTOP)
     page.get_by_role("navigation", name="언어").get_by_role("link", name="English").click()
     page.wait_for_url("**/wallet?welcome=1")
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    page.locator("html[lang=en]").wait_for(state="attached")
     page.locator(".credential-card").wait_for()
     assert "Resident identity credential" in page.locator(".credential-card").inner_text()
     screenshot(page, "wallet-collected-desktop-en")
@@ -116,7 +116,7 @@ def test_present_to_a_bank_from_the_browser_wallet(open_page, import_residents, 
     assert "Hallasan Bank" in consent and "residentRegistrationNumber" not in consent
     screenshot(page, "wallet-consent-phone-ko")
     page.locator("#consent-share").click()
-    page.wait_for_function("document.getElementById('present-status').textContent.length > 0")
+    page.locator("#present-status:not(:empty)").wait_for()
     assert page.locator("#consent").is_hidden()
 
     result_request = urllib.request.Request(f"{portal_url}/verifier/v1/requests/{bank_request['id']}",
@@ -129,4 +129,20 @@ def test_present_to_a_bank_from_the_browser_wallet(open_page, import_residents, 
     assert checks["credential.holder_binding"] == "passed" and checks["minimal_disclosure"] == "passed"
     assert decision["returnedClaims"] == {"familyName": "오", "givenName": "름", "birthDate": "1988-08-08"}
     assert decision["reasons"] == ["insufficient_methods"]  # the bank has not reported its second method
+
+    # The wallet remembers, on this device only, what it shared with whom.
+    history = page.locator("#history-list li")
+    history.first.wait_for()
+    assert "Hallasan Bank" in history.first.inner_text() and "생년월일" in history.first.inner_text()
+    # A shared or old device: everything of this account leaves the browser.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#remove-device").click()
+    page.locator("#credential-list .empty").wait_for()
+    assert page.locator("#history-list li").count() == 0
+    assert page.evaluate("""async () => {
+        const db = await new Promise((ok) => { const r = indexedDB.open("did-service-wallet"); r.onsuccess = () => ok(r.result); });
+        return await new Promise((ok) => { const r = db.transaction("keys").objectStore("keys")
+            .get(document.getElementById("wallet").dataset.account); r.onsuccess = () => ok(r.result === undefined); });
+    }""")
+    screenshot(page, "wallet-removed-phone-ko")
     watched.assert_clean()

@@ -162,7 +162,8 @@ def test_stylesheet_is_served_and_small(client):
     assert response.status_code == 200 and response.mimetype == "text/css"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     static = ROOT / "did_service" / "static"
-    assert sum(p.stat().st_size for p in static.rglob("*") if p.suffix in (".css", ".js")) < 20 * 1024
+    # Issue 7: the pages ship under 100 KB of JavaScript and CSS together.
+    assert sum(p.stat().st_size for p in static.rglob("*") if p.suffix in (".css", ".js")) < 100 * 1024
 
 
 # --- pages ---------------------------------------------------------------------------------------------------

@@ -9,16 +9,21 @@
 const DB_NAME = "did-service-wallet";
 const STORE_KEYS = "keys";
 const STORE_CREDENTIALS = "credentials";
+const STORE_HISTORY = "history";
 // The order a card lists claims in (the page's labels arrive sorted by name, the disclosures shuffled).
 const CLAIM_ORDER = ["familyName", "givenName", "familyNameRomanized", "givenNameRomanized", "birthDate", "sex",
   "address", "issuingAuthority"];
 
 function openDb() {
   return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => {
-      request.result.createObjectStore(STORE_KEYS);
-      request.result.createObjectStore(STORE_CREDENTIALS, { keyPath: "id" });
+    const request = indexedDB.open(DB_NAME, 2);
+    request.onupgradeneeded = (event) => {
+      if (event.oldVersion < 1) {
+        request.result.createObjectStore(STORE_KEYS);
+        request.result.createObjectStore(STORE_CREDENTIALS, { keyPath: "id" });
+      }
+      // What was shared, with whom and when: kept on this device only, like the credentials themselves.
+      if (event.oldVersion < 2) request.result.createObjectStore(STORE_HISTORY, { autoIncrement: true });
     };
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error);
@@ -218,6 +223,10 @@ async function setUpPresenting(db, account, labels, status) {
     const presentation = await present(held.sdJwt, request.claims, request.client_id, request.nonce, key.privateKey);
     const result = await api("/wallet/api/presentations", { link: form.elements.link.value, presentation });
     status.textContent = result.accepted ? labels.shared : labels.refused + " " + (result.code || "");
+    await tx(db, STORE_HISTORY, "readwrite", (s) => s.add({ account, at: new Date().toISOString(),
+      verifier: request.verifier_name || request.client_id, verified: request.verified_name,
+      claims: request.claims, accepted: result.accepted }));
+    await renderHistory(db, account, labels);
     panel.hidden = true;
     actions.hidden = true;
     request = null;
@@ -227,6 +236,54 @@ async function setUpPresenting(db, account, labels, status) {
     form.elements.link.value = preset;
     form.requestSubmit();
   }
+}
+
+async function renderHistory(db, account, labels) {
+  const list = document.getElementById("history-list");
+  if (!list) return;
+  const entries = (await tx(db, STORE_HISTORY, "readonly", (s) => s.getAll())).filter((e) => e.account === account);
+  list.replaceChildren();
+  if (!entries.length) {
+    list.append(text("p", labels.noHistory, "empty"));
+    return;
+  }
+  const items = document.createElement("ul");
+  items.className = "history";
+  for (const entry of entries.reverse()) {
+    const names = entry.claims.map((n) => n === "residentRegistrationNumber" ? labels.rrnShort : (labels.claims[n] || n));
+    items.append(text("li", labels.historyLine.replace("{time}", new Date(entry.at).toLocaleString())
+      .replace("{name}", entry.verifier).replace("{claims}", names.join(", "))
+      + (entry.accepted ? "" : " " + labels.historyRefused)));
+  }
+  list.append(items);
+}
+
+// For a shared or lost device: this account's credentials, key and history leave this browser. The credentials
+// stay valid; a new device collects fresh ones with a new key.
+async function setUpRemoval(db, account, labels, list) {
+  const button = document.getElementById("remove-device");
+  if (!button) return;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    if (!window.confirm(labels.removeConfirm)) return;
+    const mine = (await tx(db, STORE_CREDENTIALS, "readonly", (s) => s.getAll())).filter((c) => c.account === account);
+    await tx(db, STORE_CREDENTIALS, "readwrite", (s) => mine.forEach((c) => s.delete(c.id)));
+    await tx(db, STORE_KEYS, "readwrite", (s) => s.delete(account));
+    const history = await new Promise((resolve) => {
+      const found = [];
+      const cursor = db.transaction(STORE_HISTORY).objectStore(STORE_HISTORY).openCursor();
+      cursor.onsuccess = () => {
+        const at = cursor.result;
+        if (!at) return resolve(found);
+        if (at.value.account === account) found.push(at.key);
+        at.continue();
+      };
+    });
+    await tx(db, STORE_HISTORY, "readwrite", (s) => history.forEach((key) => s.delete(key)));
+    await render(db, account, list, labels);
+    await renderHistory(db, account, labels);
+    document.getElementById("wallet-status").textContent = labels.removed;
+  });
 }
 
 async function main() {
@@ -239,6 +296,8 @@ async function main() {
   const db = await openDb();
   await render(db, account, list, labels);
   await setUpPresenting(db, account, labels, document.getElementById("present-status"));
+  await renderHistory(db, account, labels);
+  await setUpRemoval(db, account, labels, list);
   for (const button of document.querySelectorAll("button[data-collect]")) {
     button.hidden = false;
     button.addEventListener("click", async () => {
