@@ -35,7 +35,7 @@ def main() -> None:
         services = build_services(make_settings(Path(folder) / "instance"))
         app = create_app(services=services)
         client = app.test_client()
-        (imported,) = services.residents.import_registry(",".join(COLUMNS) + "\n" + ROW + "\n")
+        (imported,) = services.residents.import_registry(",".join(COLUMNS[:11]) + "\n" + ROW + "\n")
         subject = services.residents.enroll(imported.enrollment_code, "correct horse battery")
         logged_in = app.test_client()
         logged_in.set_cookie("did_session", services.sessions.start(subject).session_id)

@@ -25,9 +25,11 @@ from did_service.errors import Unprocessable
 
 COLUMNS = (
     "family_name", "given_name", "family_name_romanized", "given_name_romanized", "birth_date", "sex",
-    "street_address", "locality", "region", "postal_code", "rrn",
+    "street_address", "locality", "region", "postal_code", "rrn", "moved_in_date", "household",
 )
-REQUIRED = tuple(c for c in COLUMNS if c != "sex")
+OPTIONAL = ("sex", "moved_in_date", "household")
+REQUIRED = tuple(c for c in COLUMNS if c not in OPTIONAL)
+RELATIONS = ("head", "spouse", "child", "parent", "sibling", "grandparent", "grandchild", "other")
 MAX_ROWS = 100_000
 MAX_FIELD = 200
 
@@ -59,13 +61,25 @@ class Resident:
     region: str
     postal_code: str
     rrn: str
+    moved_in_date: str | None = None  # YYYY-MM-DD: the household's move-in (전입일), for a residence certificate
+    household: tuple[tuple[str, str], ...] = ()  # (name, relation to the head), the head among them
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "household": [list(member) for member in self.household]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Resident":
-        return cls(**{name: data[name] for name in COLUMNS})
+        values = {name: data[name] for name in COLUMNS if name in data}
+        values["household"] = tuple(tuple(member) for member in data.get("household", ()))
+        return cls(**values)
+
+    def residence_subject(self) -> dict[str, Any] | None:
+        """The credentialSubject of a ResidenceCertificateCredential, or None when the registry row has no move-in
+        date and household for one."""
+        if self.moved_in_date is None or not self.household:
+            return None
+        return {"address": self.address(), "movedInDate": self.moved_in_date,
+                "household": [{"name": name, "relation": relation} for name, relation in self.household]}
 
     @property
     def masked_rrn(self) -> str:
@@ -127,7 +141,7 @@ def parse_registry(text: str) -> list[Resident]:
     unknown = [h for h in header if h not in COLUMNS]
     if missing or unknown or len(set(header)) != len(header):
         raise InvalidRegistry("the header must name the columns " + ", ".join(COLUMNS)
-                              + (" (sex is optional)" if "sex" not in header else "")
+                              + " (" + ", ".join(OPTIONAL) + " optional)"
                               + (f"; missing: {', '.join(missing)}" if missing else "")
                               + ("; unknown or repeated columns" if unknown or len(set(header)) != len(header) else ""))
     residents, problems, seen = [], [], {}
@@ -210,8 +224,39 @@ def _resident(fields: dict[str, str]) -> Resident:
     postal = _text(fields, "postal_code")
     if not _POSTAL.fullmatch(postal):
         raise _RowError("postal_code must be five digits")
+    moved_in, household = _residence(fields)
     return Resident(
         family_name=family, given_name=given, birth_date=birth.isoformat(), sex=_SEX[sex_text],
         street_address=_text(fields, "street_address"), locality=_text(fields, "locality"),
-        region=_text(fields, "region"), postal_code=postal, rrn=rrn, **romanized,
+        region=_text(fields, "region"), postal_code=postal, rrn=rrn, moved_in_date=moved_in, household=household,
+        **romanized,
     )
+
+
+def _residence(fields: dict[str, str]) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """moved_in_date and household come together or not at all. household: ``name:relation`` members separated
+    by ``;``, exactly one of them the ``head``."""
+    moved_text = unicodedata.normalize("NFC", fields.get("moved_in_date", "")).strip()
+    household_text = unicodedata.normalize("NFC", fields.get("household", "")).strip()
+    if not moved_text and not household_text:
+        return None, ()
+    if not moved_text or not household_text:
+        raise _RowError("moved_in_date and household are given together or not at all")
+    try:
+        moved = date.fromisoformat(moved_text) if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", moved_text) else None
+    except ValueError:
+        moved = None
+    if moved is None:
+        raise _RowError("moved_in_date must be a date YYYY-MM-DD")
+    if len(household_text) > 3000 or _CONTROL.search(household_text):
+        raise _RowError("household is too long or holds control characters")
+    members = []
+    for part in household_text.split(";"):
+        name, _, relation = part.strip().rpartition(":")
+        name = name.strip()
+        if not name or len(name) > 100 or relation.strip() not in RELATIONS:
+            raise _RowError("household members are name:relation (head, spouse, child, ...) separated by ;")
+        members.append((name, relation.strip()))
+    if len(members) > 30 or [r for _, r in members].count("head") != 1:
+        raise _RowError("a household has at most 30 members and exactly one head")
+    return moved.isoformat(), tuple(members)

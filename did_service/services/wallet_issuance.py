@@ -22,7 +22,7 @@ from did_service.storage.base import Store
 
 ISSUING_AUTHORITY = "제주특별자치도 제주시장"
 # What a resident can collect straight from the registry; certificates that need review go through operators.
-FROM_REGISTRY = ("ResidentIdentityCredential",)
+FROM_REGISTRY = ("ResidentIdentityCredential", "ResidenceCertificateCredential")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,11 @@ class WalletIssuance:
         if not self._store.take_rate_token("wallet-collect:" + subject, self._collect_limit, 3600, now):
             raise RateLimited("too many credentials collected this hour", retry_after=3600)
         resident = self._residents.resident(subject[len(RESIDENT_PREFIX):])
-        credential_subject = {**resident.identity_subject(ISSUING_AUTHORITY), "id": did_jwk_from_public_jwk(jwk)}
+        claims = resident.identity_subject(ISSUING_AUTHORITY) if credential_type == "ResidentIdentityCredential" \
+            else resident.residence_subject()
+        if claims is None:
+            raise Unprocessable("the registry holds no household record for this resident", code="no_registry_record")
+        credential_subject = {**claims, "id": did_jwk_from_public_jwk(jwk)}
         issued = self._issuance.issue({
             "credential": {"type": ["VerifiableCredential", credential_type], "credentialSubject": credential_subject},
             "options": {"format": "dc+sd-jwt", "holderPublicJwk": jwk},

@@ -294,7 +294,8 @@ def wallet():
         g.account, g.drop_session_cookie = None, True
         return redirect(url_for("accounts.login"), code=303)
     return render_template("portal/wallet.html", login_id=account.resident_id, name=account.display_name(),
-                           masked_rrn=resident.masked_rrn, welcome=request.args.get("welcome") == "1")
+                           masked_rrn=resident.masked_rrn, welcome=request.args.get("welcome") == "1",
+                           has_residence=resident.residence_subject() is not None)
 
 
 @bp.get("/wallet/present")

@@ -10,8 +10,8 @@ from tests.browser.test_wallet import PASSWORD
 
 REGISTRY = (
     "family_name,given_name,family_name_romanized,given_name_romanized,birth_date,sex,street_address,locality,"
-    "region,postal_code,rrn\n"
-    "강,하늘,Kang,Haneul,1995-05-05,2,노형로 5,제주시,제주특별자치도,63080,950505-2333333\n"
+    "region,postal_code,rrn,moved_in_date,household\n"
+    "강,하늘,Kang,Haneul,1995-05-05,2,노형로 5,제주시,제주특별자치도,63080,950505-2333333,2021-09-01,강하늘:head\n"
 )
 
 
@@ -24,8 +24,11 @@ def test_enroll_collect_and_open_an_account_on_one_device(open_page, import_resi
     page.get_by_label("새 비밀번호 확인").fill(PASSWORD)
     page.get_by_role("button", name="가입하기").click()
     page.wait_for_url("**/wallet?welcome=1")
-    page.locator("button[data-collect]").click()
+    page.locator("button[data-collect=ResidentIdentityCredential]").click()
     page.locator(".credential-card").wait_for()
+    page.locator("button[data-collect=ResidenceCertificateCredential]").click()
+    page.locator(".credential-card", has_text="주민등록등본").wait_for()
+    assert "2021-09-01" in page.locator(".credential-card", has_text="주민등록등본").inner_text()
 
     # The bank: an application for this applicant, and its "open in my wallet on this device" link.
     page.goto("/demo/bank")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given, strategies as st
 
 from did_service.core.residents import COLUMNS, InvalidRegistry, mask_rrn, parse_registry, rrn_birth_date
 
-HEADER = ",".join(COLUMNS)
+HEADER = ",".join(COLUMNS[:11])
 ROW = "홍,길동,Hong,Gildong,1990-01-01,1,문연로 6,제주시,제주특별자치도,63122,900101-1234567"
 
 
@@ -28,7 +29,7 @@ def test_a_row_becomes_a_resident_and_an_identity_subject():
 
 def test_spreadsheet_exports_are_accepted():
     # A UTF-8 BOM, CRLF line ends, blank lines, an optional column left out, columns in another order.
-    columns = [c for c in COLUMNS if c != "sex"][::-1]
+    columns = [c for c in COLUMNS[:11] if c != "sex"][::-1]
     values = dict(zip(COLUMNS, ROW.split(",")))
     text = "\ufeff" + ",".join(columns) + "\r\n\r\n" + ",".join(values[c] for c in columns) + "\r\n"
     (resident,) = parse_registry(text)
@@ -90,3 +91,26 @@ def test_the_identity_subject_is_valid_for_its_schema():
     schemas = SchemaRegistry.from_directory(Settings().schemas_dir)
     for resident in residents:
         schemas.validate_subject("ResidentIdentityCredential", resident.identity_subject("제주특별자치도 제주시장"))
+
+
+def test_a_row_with_a_household_makes_a_residence_certificate_subject():
+    header = ",".join(COLUMNS)
+    row = ROW + ",2018-03-15,홍길동:head; 김영희:spouse;홍하늘:child"
+    (resident,) = parse_registry(registry(row, header=header))
+    assert resident.residence_subject() == {
+        "address": resident.address(), "movedInDate": "2018-03-15",
+        "household": [{"name": "홍길동", "relation": "head"}, {"name": "김영희", "relation": "spouse"},
+                      {"name": "홍하늘", "relation": "child"}]}
+    assert parse_registry(registry(ROW + ",,", header=header))[0].residence_subject() is None
+    for bad, message in ((",2018-03-15,", "together"), (",2018-03-15,홍길동:spouse", "exactly one head"),
+                         (",2018-03-15,홍길동:boss", "name:relation"), (",2018-13-01,홍길동:head", "moved_in_date")):
+        with pytest.raises(InvalidRegistry, match=message):
+            parse_registry(registry(ROW + bad, header=header))
+
+
+def test_a_resident_round_trips_through_its_dict():
+    from did_service.core.residents import Resident
+
+    header = ",".join(COLUMNS)
+    (resident,) = parse_registry(registry(ROW + ",2018-03-15,홍길동:head", header=header))
+    assert Resident.from_dict(json.loads(json.dumps(resident.to_dict()))) == resident

@@ -19,7 +19,7 @@ ROWS = [
 
 
 def registry(*rows: str) -> str:
-    return ",".join(COLUMNS) + "\n" + "\n".join(rows) + "\n"
+    return ",".join(COLUMNS[:11]) + "\n" + "\n".join(rows) + "\n"
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def svc(tmp_path):
 
 @pytest.fixture
 def resident(svc):
-    (imported,) = svc.residents.import_registry(",".join(COLUMNS) + "\n" + ROW + "\n")
+    (imported,) = svc.residents.import_registry(",".join(COLUMNS[:11]) + "\n" + ROW + "\n")
     return f"resident:{imported.resident_id}"
 
 
@@ -140,3 +140,25 @@ def test_a_disabled_resident_collects_nothing(svc, resident, wallet):
                                                                      aud=svc.settings.public_url))
     assert info.value.code == "resident_disabled"
     assert not svc.residents.check_password(resident, "irrelevant password")
+
+
+def test_a_residence_certificate_is_collected_from_the_household_record(svc, wallet):
+    header = ",".join(COLUMNS)
+    (imported,) = svc.residents.import_registry(header + "\n" + ROW.replace("900101-1234567", "900102-1234567")
+                                                .replace("1990-01-01", "1990-01-02") + ",2018-03-15,홍길동:head;김영희:spouse\n")
+    subject = f"resident:{imported.resident_id}"
+    key = ECKey.generate_key("P-256")
+    collected = wallet.collect(subject, "ResidenceCertificateCredential",
+                               proof(key, nonce=wallet.nonce(subject), aud=svc.settings.public_url))
+    assert svc.verify_credential(collected.credential).verified
+    text = collected.credential["id"].split(",", 1)[1]
+    assert "2018-03-15" in json.dumps(sd_jwt.verify(text, svc.keyring.for_alg("EdDSA").public_key, now=utcnow(),
+                                                    require_key_binding=False))
+
+
+def test_no_household_record_no_residence_certificate(svc, resident, wallet):
+    key = ECKey.generate_key("P-256")
+    with pytest.raises(Unprocessable) as info:
+        wallet.collect(resident, "ResidenceCertificateCredential",
+                       proof(key, nonce=wallet.nonce(resident), aud=svc.settings.public_url))
+    assert info.value.code == "no_registry_record"

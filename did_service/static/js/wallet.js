@@ -12,7 +12,7 @@ const STORE_CREDENTIALS = "credentials";
 const STORE_HISTORY = "history";
 // The order a card lists claims in (the page's labels arrive sorted by name, the disclosures shuffled).
 const CLAIM_ORDER = ["familyName", "givenName", "familyNameRomanized", "givenNameRomanized", "birthDate", "sex",
-  "address", "issuingAuthority"];
+  "address", "movedInDate", "household", "issuingAuthority"];
 
 function openDb() {
   return new Promise((resolve, reject) => {
