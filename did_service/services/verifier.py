@@ -299,7 +299,9 @@ class VerifierService:
         return tx.details["requestObject"]
 
     def qr_png(self, request_id: str) -> bytes:
-        tx = self._pending(request_id, self._clock())
+        # Served for any request still on record: a bank page that refreshes just as the wallet answers still
+        # loads its image, and the code leads only to a request object that is no longer served.
+        tx = self._get(request_id, self._clock())
         link = deep_link(self.client_id(tx.tenant_id), f"{self._public_url}/oid4vp/requests/{request_id}")
         out = io.BytesIO()
         segno.make(link, error="m").save(out, kind="png", scale=6, border=4)

@@ -180,6 +180,9 @@ def test_replay_and_wrong_state_and_other_tenants(client, bank, shop, identity, 
     assert answer(client, request, identity, holder, BANK_CLAIMS).status_code == 200
     replay = answer(client, request, identity, holder, BANK_CLAIMS)
     assert replay.status_code == 409 and replay.get_json()["code"] == "transaction_already_used"
+    # The bank's page may still be loading its QR image: it is served, the request object no longer is.
+    assert client.get(urlsplit(created["qr_png_url"]).path).status_code == 200
+    assert client.get(urlsplit(created["request_uri"]).path).status_code == 409
     other = client.get(f"/verifier/v1/requests/{created['id']}", headers=shop[1])
     assert other.status_code == 403 and other.get_json()["code"] == "request_of_another_tenant"
     assert client.get(f"/verifier/v1/requests/{created['id']}").status_code == 401
