@@ -242,6 +242,9 @@ class VerifierService:
             purged += n
         while (n := self._store.drop_expired_sealed(now, limit=1000)):
             dropped += n
+        # Finished rate-limit windows (API keys, logins, spent wallet nonces) go with the same sweep.
+        while self._store.purge_rate_counters(now, limit=10000):
+            pass
         return purged, dropped
 
     def _maybe_sweep(self) -> None:

@@ -484,6 +484,12 @@ class Store(Protocol):
         Counters may be counted high, never low (a retried call after a lost reply may count twice).
         ValueError unless ``limit`` and ``window_seconds`` are positive ints and ``bucket`` is non-empty."""
 
+    def purge_rate_counters(self, now: datetime, limit: int = 10000) -> int:
+        """Delete up to ``limit`` counters whose window ended at or before ``now``; return how many. Counters carry
+        keyed hashes, not what was counted, but every spent nonce and every login ID tried leaves one, so they
+        must not pile up. Redis expires each counter with its window by itself and answers 0. ValueError for a
+        naive ``now``."""
+
     # credentials (written only through append_log, so every credential is anchored)
 
     def get_credential(self, credential_id: str) -> CredentialRecord | None: ...

@@ -200,6 +200,7 @@ _TENANT_SCHEMA = (
         count INTEGER NOT NULL
     ) WITHOUT ROWID""",
 )
+_RATE_EXPIRY_INDEX = "CREATE INDEX IF NOT EXISTS rate_counters_by_expiry ON rate_counters (expires_at)"
 
 # Verifier transactions (OpenID4VP presentation requests). The UNIQUE nonce makes a nonce belong to one stored
 # transaction; purge_transactions walks the purge_at index, list_transactions the per-tenant one.
@@ -448,6 +449,21 @@ def _add_sealed_until(conn: sqlite3.Connection) -> None:
     conn.execute(_VERIFIER_SEALED_INDEX)
 
 
+def _epoch_seconds(moment: datetime) -> int:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("naive datetime: the store needs timezone-aware times")
+    return int(moment.timestamp())
+
+
+def _add_rate_expiry(conn: sqlite3.Connection) -> None:
+    """When each counter's window ends (epoch seconds), so purge_rate_counters can find the finished ones; a
+    counter written before the column existed has none and is purged at once (its window is long over)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(rate_counters)")}
+    if "expires_at" not in columns:
+        conn.execute("ALTER TABLE rate_counters ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0")
+    conn.execute(_RATE_EXPIRY_INDEX)
+
+
 # --- the store ----------------------------------------------------------------------------------------------
 
 
@@ -547,6 +563,7 @@ class SqliteStore:
                 ):
                     conn.execute(statement)
                 _add_sealed_until(conn)
+                _add_rate_expiry(conn)
         found = str(SCHEMA_VERSION) if row is None else row[0]
         if found != str(SCHEMA_VERSION):
             raise ConfigurationError(f"The SQLite database has schema version {found}; expected {SCHEMA_VERSION}")
@@ -1076,11 +1093,23 @@ class SqliteStore:
             if count >= limit:
                 return False
             conn.execute(
-                "INSERT INTO rate_counters (bucket, window_index, count) VALUES (?, ?, ?) "
-                "ON CONFLICT (bucket) DO UPDATE SET window_index = excluded.window_index, count = excluded.count",
-                (bucket, window, count + 1),
+                "INSERT INTO rate_counters (bucket, window_index, count, expires_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (bucket) DO UPDATE SET window_index = excluded.window_index, count = excluded.count, "
+                "expires_at = excluded.expires_at",
+                (bucket, window, count + 1, (window + 1) * window_seconds),
             )
             return True
+
+    def purge_rate_counters(self, now: datetime, limit: int = 10000) -> int:
+        moment = _epoch_seconds(now)
+        if limit <= 0:
+            return 0
+        with self._write() as conn:
+            return conn.execute(
+                "DELETE FROM rate_counters WHERE bucket IN "
+                "(SELECT bucket FROM rate_counters WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",
+                (moment, limit),
+            ).rowcount
 
     # credentials
 

@@ -197,3 +197,42 @@ def test_the_limit_is_shared_across_processes(store: Store, request: pytest.Fixt
         assert child.exitcode == 0
     assert sum(taken) == 25
     assert store.take_rate_token("shared", 25, 60, T0) is False
+
+
+# --- purging finished rate counters -------------------------------------------------------------------------
+
+
+def test_purging_keeps_live_windows_and_drops_finished_ones(store: Store) -> None:
+    now = T0 + timedelta(seconds=5)
+    assert store.take_rate_token("live", 2, 60, now) and store.take_rate_token("live", 2, 60, now)
+    assert store.take_rate_token("old", 5, 60, now - timedelta(minutes=10))
+    purged = store.purge_rate_counters(now)
+    assert not store.take_rate_token("live", 2, 60, now)  # the live window still counts both
+    if isinstance(store, SqliteStore):
+        assert purged == 1
+        rows = store._read("SELECT bucket FROM rate_counters")  # noqa: SLF001 - what is left on disk
+        assert [r[0] for r in rows] == ["live"]
+    assert store.purge_rate_counters(now, limit=0) == 0
+    with pytest.raises(ValueError):
+        store.purge_rate_counters(now.replace(tzinfo=None))
+
+
+def test_a_database_from_before_the_expiry_column_is_migrated(sqlite_path) -> None:
+    import sqlite3
+
+    first = SqliteStore(sqlite_path)
+    assert first.take_rate_token("b", 3, 60, T0)
+    first.close()
+    with sqlite3.connect(sqlite_path) as conn:  # as the previous release left it
+        conn.execute("CREATE TABLE rc_old AS SELECT bucket, window_index, count FROM rate_counters")
+        conn.execute("DROP TABLE rate_counters")
+        conn.execute("CREATE TABLE rate_counters (bucket TEXT PRIMARY KEY, window_index INTEGER NOT NULL, "
+                     "count INTEGER NOT NULL) WITHOUT ROWID")
+        conn.execute("INSERT INTO rate_counters SELECT * FROM rc_old")
+        conn.execute("DROP TABLE rc_old")
+    again = SqliteStore(sqlite_path)
+    try:
+        assert again.purge_rate_counters(T0 + timedelta(days=1)) == 1
+        assert again.take_rate_token("b", 3, 60, T0 + timedelta(days=1))
+    finally:
+        again.close()
