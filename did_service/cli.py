@@ -325,6 +325,20 @@ def cmd_residents_import(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_residents_code(args: argparse.Namespace, settings: Settings) -> int:
+    """A new one-time enrollment code for a resident whose letter was lost (the old codes stay valid until they
+    expire or one is used)."""
+    code, expires = _services(settings).residents.new_enrollment_code(args.login_id)
+    print(f"{code}\t{expires.isoformat()}")
+    return EXIT_OK
+
+
+def cmd_residents_disable(args: argparse.Namespace, settings: Settings) -> int:
+    ended = _services(settings).residents.disable(args.login_id)
+    print(f"disabled; {ended} session(s) ended", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_wallet_key(args: argparse.Namespace, settings: Settings) -> int:
     """A holder key for trying presentations: the private JWK goes to a 0600 file, the did:key to stdout."""
     import os
@@ -520,6 +534,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="UTF-8 CSV with the columns " + ", ".join(RESIDENT_COLUMNS))
     p.add_argument("--codes", required=True, help="new file (mode 0600) for the letters: login ID, masked RRN, code")
     p.set_defaults(func=cmd_residents_import)
+    p = residents.add_parser("code", help="a new one-time enrollment code for a lost letter; prints code and expiry")
+    p.add_argument("login_id")
+    p.set_defaults(func=cmd_residents_code)
+    p = residents.add_parser("disable", help="disable a resident: no login or collecting, every session ends")
+    p.add_argument("login_id")
+    p.set_defaults(func=cmd_residents_disable)
 
     wallet = sub.add_parser("wallet", help="a minimal holder, to try presentations").add_subparsers(
         dest="wallet_command", required=True)

@@ -215,3 +215,19 @@ def test_residents_import_writes_the_letters_file_once_and_refuses_a_second_impo
     assert "900101-1234567" not in result.stdout + result.stderr
     again = run("residents", "import", str(registry), "--codes", "again.csv")
     assert again.returncode == 2 and "resident_exists" in again.stderr and not (tmp_path / "again.csv").exists()
+
+
+def test_residents_code_and_disable(initialized, tmp_path):
+    run = initialized
+    registry = tmp_path / "registry.csv"
+    registry.write_text(
+        "family_name,given_name,family_name_romanized,given_name_romanized,birth_date,sex,street_address,locality,"
+        "region,postal_code,rrn\n김,영희,Kim,Younghee,2001-03-15,2,중앙로 1,서귀포시,제주특별자치도,63561,010315-4123456\n",
+        encoding="utf-8")
+    assert run("residents", "import", str(registry), "--codes", "letters.csv").returncode == 0
+    login_id = (tmp_path / "letters.csv").read_text(encoding="utf-8").splitlines()[1].split(",")[0]
+    fresh = run("residents", "code", login_id)
+    assert fresh.returncode == 0 and len(fresh.stdout.split("\t")[0]) == 14
+    assert run("residents", "disable", login_id).returncode == 0
+    unknown = run("residents", "disable", "NOSUCHRESIDENT")
+    assert unknown.returncode == 2 and "resident_not_found" in unknown.stderr

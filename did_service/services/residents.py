@@ -79,6 +79,18 @@ class ResidentService:
             out.append(Imported(record.resident_id, resident.masked_rrn, code, expires))
         return out
 
+    def disable(self, resident_id: str) -> int:
+        """Disable a resident: no enrollment, login or collecting any more, and every session ends now. Returns
+        how many sessions ended. NotFound for an unknown resident."""
+        now = self._clock()
+        if not self._store.set_resident_status(resident_id, "disabled", now):
+            raise NotFound("no such resident", code="resident_not_found")
+        subject = resident_subject(resident_id)
+        ended = self._store.delete_sessions_of(subject)
+        # Also ends any session started since, and refuses new ones; no account (never enrolled) is fine.
+        self._store.disable_account(subject, now)
+        return ended
+
     def resident(self, resident_id: str) -> Resident:
         record = self._store.get_resident(resident_id)
         if record is None:

@@ -98,3 +98,24 @@ def test_a_disabled_resident_cannot_enroll(service, store, clock):
     store.set_resident_status(imported.resident_id, "disabled", clock())
     with pytest.raises(Unauthorized):
         service.enroll(imported.enrollment_code, "correct horse battery")
+
+
+def test_disabling_a_resident_ends_their_sessions_and_logins(service, store, clock):
+    from did_service.storage.base import SessionRecord
+
+    (imported,) = service.import_registry(registry(ROWS[0]))
+    subject = service.enroll(imported.enrollment_code, "correct horse battery")
+    store.add_session(SessionRecord("a" * 64, subject, clock(), clock(), 1800, clock() + timedelta(hours=12)))
+    assert service.disable(imported.resident_id) == 1
+    assert store.get_session("a" * 64, clock()) is None
+    assert not service.check_password(subject, "correct horse battery") and not service.is_active(subject)
+    with pytest.raises(Exception) as info:
+        service.disable("NOSUCHRESIDENT")
+    assert info.value.code == "resident_not_found"
+
+
+def test_a_lost_letter_gets_a_new_code(service):
+    (imported,) = service.import_registry(registry(ROWS[0]))
+    code, _ = service.new_enrollment_code(imported.resident_id)
+    assert code != imported.enrollment_code
+    service.enroll(code, "correct horse battery")
