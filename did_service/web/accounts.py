@@ -140,7 +140,7 @@ def csrf_token() -> str:
     return sessions.presession_csrf_token(g.presession_nonce)
 
 
-def _csrf_ok(*, session_only: bool = False) -> bool:
+def csrf_ok(*, session_only: bool = False) -> bool:
     sessions = services().sessions
     token = request.form.get("csrf_token")
     account = current_account()
@@ -151,7 +151,7 @@ def _csrf_ok(*, session_only: bool = False) -> bool:
     return sessions.check_presession_csrf(request.cookies.get(presession_cookie_name()), token)
 
 
-def _csrf_refused():
+def csrf_refused():
     retry = request.path if request.path in (url_for("accounts.enroll"), url_for("accounts.login")) \
         else url_for("portal.index")
     return render_template("portal/form_error.html", retry_url=retry), 400
@@ -201,8 +201,8 @@ def enroll():
         return render_template("portal/enroll.html", code="", errors=[])
     svc = services()
     # CSRF first: a token-less POST (anyone's browser, made to) must not spend the address's budget.
-    if not _csrf_ok():
-        return _csrf_refused()
+    if not csrf_ok():
+        return csrf_refused()
     if not svc.store.take_rate_token(_bucket("enroll-ip", _client()), ENROLL_IP_LIMIT, IP_WINDOW, svc.clock()):
         return render_template("portal/enroll.html", code="", errors=["too_many"]), 429
     code, password, confirm = _field("code"), _field("password"), _field("password_confirm")
@@ -247,8 +247,8 @@ def login():
     def again(error: str, status: int = 200, login_id: str = ""):
         return render_template("portal/login.html", login_id=login_id, errors=[error], next=target), status
 
-    if not _csrf_ok():
-        return _csrf_refused()
+    if not csrf_ok():
+        return csrf_refused()
     if not svc.store.take_rate_token(_bucket("login-ip", _client()), LOGIN_IP_LIMIT, IP_WINDOW, now):
         return again("too_many", 429)
     login_id, password = _normalize_login_id(_field("login_id")), _field("password")
@@ -275,8 +275,8 @@ def logout():
     account = current_account()
     if account is None:
         return redirect(url_for("portal.index"), code=303)
-    if not _csrf_ok(session_only=True):
-        return _csrf_refused()
+    if not csrf_ok(session_only=True):
+        return csrf_refused()
     services().sessions.end(account.session.session_id)
     g.account, g.drop_session_cookie = None, True
     return redirect(url_for("portal.index"), code=303)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from did_service.core import strict_json
-from did_service.web.accounts import _csrf_ok, _csrf_refused
+from did_service.web.accounts import csrf_ok, csrf_refused
 from did_service.web.extensions import services
 
 bp = Blueprint("check", __name__)
@@ -27,8 +27,8 @@ def check_form():
 
 @bp.post("/check")
 def check():
-    if not _csrf_ok():
-        return _csrf_refused()
+    if not csrf_ok():
+        return csrf_refused()
     errors: list[str] = []
     text = request.form.get("credential", "")
     upload = request.files.get("file")

@@ -144,7 +144,7 @@ def bank() -> TenantRecord:
 
 # --- forms -------------------------------------------------------------------------------------------------------
 
-def _csrf_ok() -> bool:
+def csrf_ok() -> bool:
     """The same check as the resident forms: the session's token when logged in, else the pre-session's."""
     sessions = services().sessions
     token = request.form.get("csrf_token")
@@ -154,7 +154,7 @@ def _csrf_ok() -> bool:
     return sessions.check_presession_csrf(request.cookies.get(presession_cookie_name()), token)
 
 
-def _csrf_refused(retry_url: str):
+def csrf_refused(retry_url: str):
     return render_template("portal/form_error.html", retry_url=retry_url), 400
 
 
@@ -190,8 +190,8 @@ def application():
     blank = {"family_name": "", "given_name": "", "birth_date": ""}
     if request.method == "GET":
         return render_template("demo/bank.html", form=blank, errors=[])
-    if not _csrf_ok():
-        return _csrf_refused(url_for(".application"))
+    if not csrf_ok():
+        return csrf_refused(url_for(".application"))
     typed = {name: _field(name) for name in blank}
     shown = {name: value if len(value) <= NAME_MAX else "" for name, value in typed.items()}
     family, given, born = _name(typed["family_name"]), _name(typed["given_name"]), _birth_date(typed["birth_date"])
@@ -238,8 +238,8 @@ def request_status(request_id: str):
 def video_call(request_id: str):
     """Report a successful video call check (the demo's second method); the verifier decides again."""
     status_url = url_for(".request_status", request_id=request_id)
-    if not _csrf_ok():
-        return _csrf_refused(status_url)
+    if not csrf_ok():
+        return csrf_refused(status_url)
     tenant = bank()
     _result(tenant, request_id)  # 404 for an unknown request before anything else
     evidence = {"method": "video_call", "source": EVIDENCE_SOURCE, "succeeded": True,
